@@ -1,0 +1,18 @@
+/**
+ * @file pcref/pcref.h
+ * @brief The umbrella header: include this one to use libpcref.
+ *
+ * libpcref keeps Microsoft Partner Center co-sell referrals and a partner's
+ * CRM in sync in both directions. Start with @ref pcref_global, then
+ * @ref pcref_referral. Error handling is described in @ref pcref_errors.
+ */
+#ifndef PCREF_PCREF_H
+#define PCREF_PCREF_H
+
+#include "common.h"
+#include <pcref/version.h>
+#include "errors.h"
+#include "global.h"
+#include "referral.h"
+
+#endif /* PCREF_PCREF_H */
