@@ -44,7 +44,9 @@ typedef enum pcref_error_code {
 	PCREF_EUSER = -13,        /**< A host callback failed or asked to stop. */
 	PCREF_ESTATE = -14,       /**< Called at the wrong time (e.g. before pcref_init()). */
 	PCREF_ESIGNATURE = -15,   /**< A webhook delivery failed signature verification. */
-	PCREF_ESTORE = -16        /**< The state store failed to read or write. */
+	PCREF_ESTORE = -16,       /**< The state store failed to read or write. */
+	PCREF_ESERVICE = -17,     /**< The service failed (HTTP 5xx) and kept failing through the retries. */
+	PCREF_EREPLAY = -18       /**< A webhook delivery was seen before, or is too old to trust. */
 } pcref_error_code;
 
 /** @brief Version of #pcref_error this header describes. @since 0.1 */

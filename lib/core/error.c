@@ -129,6 +129,8 @@ const char *pcref_strerror(int code)
 	case PCREF_ESTATE: return "called in the wrong state";
 	case PCREF_ESIGNATURE: return "webhook signature verification failed";
 	case PCREF_ESTORE: return "state store failure";
+	case PCREF_ESERVICE: return "the service failed (HTTP 5xx)";
+	case PCREF_EREPLAY: return "webhook delivery replayed or too old";
 	default: return "unknown error code";
 	}
 }

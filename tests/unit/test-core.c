@@ -109,7 +109,7 @@ END_TEST
 
 START_TEST(strerror_covers_every_code)
 {
-	for (int code = PCREF_OK; code >= PCREF_ESTORE; code--)
+	for (int code = PCREF_OK; code >= PCREF_EREPLAY; code--)
 		ck_assert_str_ne(pcref_strerror(code), "unknown error code");
 	ck_assert_str_eq(pcref_strerror(-9999), "unknown error code");
 	ck_assert_str_eq(pcref_strerror(PCREF_EAUTH), "credentials refused or expired");
