@@ -90,6 +90,16 @@ PCREF_API void pcref_error_clear(void);
  */
 PCREF_API const char *pcref_strerror(int code);
 
+/**
+ * @brief Record a failure for the caller to find in pcref_error_last()
+ *        (for backend and store implementors and other host callbacks).
+ * @param code a negative #pcref_error_code.
+ * @param message what failed and what to do (copied; NULL for none).
+ * @return `code`, so a member can `return pcref_error_set(...)`.
+ * @since 0.1
+ */
+PCREF_API int pcref_error_set(int code, const char *message);
+
 PCREF_END_DECLS
 
 /** @} */

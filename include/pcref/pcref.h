@@ -14,5 +14,7 @@
 #include "errors.h"
 #include "global.h"
 #include "referral.h"
+#include "opportunity.h"
+#include "crm.h"
 
 #endif /* PCREF_PCREF_H */

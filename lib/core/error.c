@@ -134,3 +134,8 @@ const char *pcref_strerror(int code)
 	default: return "unknown error code";
 	}
 }
+
+int pcref_error_set(int code, const char *message)
+{
+	return pcref__error(code, "%s", message ? message : pcref_strerror(code));
+}

@@ -1,0 +1,99 @@
+/**
+ * @file pcref/crm.h
+ * @brief The CRM handle: one CRM (a built-in backend or the host's own) that
+ *        the sync engine reads and writes opportunities through.
+ * @defgroup pcref_crm CRM
+ * @{
+ *
+ * Built-in backends are opened by name: `"memory"` (an in-process CRM for
+ * tests and sandboxes) with pcref_crm_memory_new(), and the network CRMs
+ * (`"dynamics"`, later `"salesforce"`) once their layers are in. A host plugs
+ * in its own CRM with pcref_crm_new() and a #pcref_crm_backend
+ * (pcref/sys/crm_backend.h).
+ *
+ * Each call below forwards to the backend member of the same name; see
+ * #pcref_crm_backend for the contract. A member the backend does not provide
+ * fails with #PCREF_ENOTSUPPORTED.
+ */
+#ifndef PCREF_CRM_H
+#define PCREF_CRM_H
+
+#include "common.h"
+#include "opportunity.h"
+
+PCREF_BEGIN_DECLS
+
+/** @brief A CRM (opaque). @since 0.1 */
+typedef struct pcref_crm pcref_crm;
+struct pcref_crm_backend;
+
+/**
+ * @brief Wrap a backend vtable.
+ * @param[out] out the CRM; free with pcref_crm_free() (which calls `destroy`).
+ * @param backend the vtable (copied).
+ * @return #PCREF_OK; #PCREF_EVERSION for an unknown `version`;
+ *         #PCREF_EINVALID when `destroy` is missing; #PCREF_ENOMEM.
+ *         On failure `destroy` is not called: the payload stays the caller's.
+ * @since 0.1
+ */
+PCREF_API int pcref_crm_new(pcref_crm **out, const struct pcref_crm_backend *backend);
+
+/**
+ * @brief Create the in-memory CRM.
+ * @param[out] out the CRM.
+ * @param config_json NULL for the defaults, or a JSON object:
+ *        `{"currencies":["USD","EUR",...], "users":["seller@contoso.com",...]}`
+ *        — the currencies and users the CRM has (R-29). By default it has
+ *        USD, EUR, GBP, SEK, JPY, CAD, AUD and any user.
+ * @return #PCREF_OK, #PCREF_EINVALID or #PCREF_EPROTOCOL for a bad config, #PCREF_ENOMEM.
+ * @since 0.1
+ */
+PCREF_API int pcref_crm_memory_new(pcref_crm **out, const char *config_json);
+
+/** @brief Free a CRM (the backend's `destroy` runs). NULL is ignored. @since 0.1 */
+PCREF_API void pcref_crm_free(pcref_crm *crm);
+
+/** @brief The backend's name ("memory", "dynamics", the host's). @since 0.1 */
+PCREF_API const char *pcref_crm_name(const pcref_crm *crm);
+
+/** @brief See #pcref_crm_backend::get_opportunity. @since 0.1 */
+PCREF_API int pcref_crm_get_opportunity(pcref_opportunity **out, pcref_crm *crm, const char *id);
+/** @brief See #pcref_crm_backend::find_opportunity. @since 0.1 */
+PCREF_API int pcref_crm_find_opportunity(pcref_opportunity **out, pcref_crm *crm, const char *referral_id);
+/** @brief See #pcref_crm_backend::create_opportunity. @since 0.1 */
+PCREF_API int pcref_crm_create_opportunity(pcref_opportunity **out, pcref_crm *crm, const pcref_opportunity *opp);
+/** @brief See #pcref_crm_backend::update_opportunity. @since 0.1 */
+PCREF_API int pcref_crm_update_opportunity(pcref_opportunity **out, pcref_crm *crm, const pcref_opportunity *opp,
+                                           const int *fields, size_t nfields);
+/** @brief See #pcref_crm_backend::list_modified. @since 0.1 */
+PCREF_API int pcref_crm_list_modified(pcref_crm *crm, int64_t since_ms, pcref_opportunity_cb cb, void *payload);
+/** @brief See #pcref_crm_backend::ensure_account. @since 0.1 */
+PCREF_API int pcref_crm_ensure_account(pcref_crm *crm, pcref_opportunity *opp, const int *match_fields, size_t nmatch);
+/** @brief See #pcref_crm_backend::ensure_contact. @since 0.1 */
+PCREF_API int pcref_crm_ensure_contact(pcref_crm *crm, pcref_opportunity *opp);
+/** @brief See #pcref_crm_backend::add_solution. @since 0.1 */
+PCREF_API int pcref_crm_add_solution(pcref_crm *crm, const char *id, const char *solution_id, const char *name);
+/** @brief See #pcref_crm_backend::remove_solution. @since 0.1 */
+PCREF_API int pcref_crm_remove_solution(pcref_crm *crm, const char *id, const char *solution_id);
+/** @brief See #pcref_crm_backend::close_opportunity. @since 0.1 */
+PCREF_API int pcref_crm_close_opportunity(pcref_crm *crm, const char *id, int won, const char *reason);
+/** @brief See #pcref_crm_backend::find_lead. @since 0.1 */
+PCREF_API int pcref_crm_find_lead(pcref_opportunity **out, pcref_crm *crm, const char *referral_id);
+/** @brief See #pcref_crm_backend::create_lead. @since 0.1 */
+PCREF_API int pcref_crm_create_lead(pcref_opportunity **out, pcref_crm *crm, const pcref_opportunity *lead);
+/** @brief See #pcref_crm_backend::update_lead. @since 0.1 */
+PCREF_API int pcref_crm_update_lead(pcref_opportunity **out, pcref_crm *crm, const pcref_opportunity *lead,
+                                    const int *fields, size_t nfields);
+/** @brief See #pcref_crm_backend::resolve_currency. @since 0.1 */
+PCREF_API int pcref_crm_resolve_currency(pcref_crm *crm, const char *iso_code);
+/** @brief See #pcref_crm_backend::resolve_user. @since 0.1 */
+PCREF_API int pcref_crm_resolve_user(pcref_crm *crm, const char *email);
+/** @brief Start a batch; a backend without batching accepts and writes at once. @since 0.1 */
+PCREF_API int pcref_crm_batch_begin(pcref_crm *crm);
+/** @brief Send a batch; a backend without batching has nothing to send. @since 0.1 */
+PCREF_API int pcref_crm_batch_commit(pcref_crm *crm);
+
+PCREF_END_DECLS
+
+/** @} */
+#endif /* PCREF_CRM_H */
