@@ -16,5 +16,6 @@
 #include "referral.h"
 #include "opportunity.h"
 #include "crm.h"
+#include "mapping.h"
 
 #endif /* PCREF_PCREF_H */
