@@ -14,5 +14,6 @@
 #include "errors.h"
 #include "global.h"
 #include "referral.h"
+#include "connection.h"
 
 #endif /* PCREF_PCREF_H */
