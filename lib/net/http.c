@@ -412,8 +412,8 @@ static void member_text(char *dst, size_t cap, const pcref__json *obj, const cha
 void pcref__net_service_error_parse(pcref__net_service_error *out, const char *body, size_t len)
 {
 	pcref__json *doc = NULL, *err;
-	pcref_error saved;
-	char saved_msg[1024];
+	int saved_code, saved_status;
+	char saved_msg[1024], saved_sc[128], saved_inner[128];
 	size_t i = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -422,11 +422,13 @@ void pcref__net_service_error_parse(pcref__net_service_error *out, const char *b
 	if (!body || i == len || (body[i] != '{' && body[i] != '['))
 		return;
 	/* a malformed body must not replace the error being reported */
-	saved = *pcref_error_last();
-	snprintf(saved_msg, sizeof(saved_msg), "%s", saved.message);
+	saved_code = pcref_error_last()->code;
+	saved_status = pcref_error_last()->http_status;
+	snprintf(saved_msg, sizeof(saved_msg), "%s", pcref_error_last()->message);
+	snprintf(saved_sc, sizeof(saved_sc), "%s", pcref_error_last()->service_code);
+	snprintf(saved_inner, sizeof(saved_inner), "%s", pcref_error_last()->service_inner_code);
 	if (pcref__json_parse(&doc, body, len, "error body") < 0) {
-		pcref__error_http(saved.code, saved.http_status, saved.service_code,
-		                  saved.service_inner_code, "%s", saved_msg);
+		pcref__error_http(saved_code, saved_status, saved_sc, saved_inner, "%s", saved_msg);
 		return;
 	}
 	if (doc->type == PCREF__JSON_ARRAY) {
@@ -494,16 +496,21 @@ static void redact_one(char *s, size_t cap, const char *secret)
 {
 	static const char mark[] = "[redacted]";
 	size_t slen, mlen = sizeof(mark) - 1;
-	char *p;
+	char *p = s;
 	if (!secret || (slen = strlen(secret)) < 4)
 		return;
-	while ((p = strstr(s, secret)) != NULL) {
-		size_t tail = strlen(p + slen);
-		if ((size_t)(p - s) + mlen + tail + 1 > cap)
-			tail = cap - 1 - (size_t)(p - s) - mlen;
+	while ((p = strstr(p, secret)) != NULL) {
+		size_t at = (size_t)(p - s), tail = strlen(p + slen);
+		if (at + mlen + 1 > cap) {
+			*p = '\0';   /* no room even for the mark */
+			return;
+		}
+		if (at + mlen + tail + 1 > cap)
+			tail = 0;    /* cut after the mark: never leave a piece of the secret */
 		memmove(p + mlen, p + slen, tail);
 		memcpy(p, mark, mlen);
 		p[mlen + tail] = '\0';
+		p += mlen;       /* the mark itself may contain the secret's text */
 	}
 }
 

@@ -46,9 +46,9 @@ int pcref__net_token_parse(pcref__net_token *out, const char *body, size_t len, 
 	if ((rc = pcref__json_parse(&doc, body ? body : "", body ? len : 0, "token response")) < 0)
 		return rc;
 	if (doc->type != PCREF__JSON_OBJECT) {
-		pcref__json_free(doc);
-		return pcref__error(PCREF_EPROTOCOL, "the token response is a JSON %s, not an object",
-		                    pcref__json_type_name(doc->type));
+		rc = pcref__error(PCREF_EPROTOCOL, "the token response is a JSON %s, not an object",
+		                  pcref__json_type_name(doc->type));
+		goto done;
 	}
 	type = pcref__json_string(pcref__json_get(doc, "token_type"));
 	if (type && strcasecmp(type, "bearer") != 0) {
