@@ -146,6 +146,10 @@ PCREF_API const char *pcref_connection_base_url(const pcref_connection *conn);
 
 /**
  * @brief What a connection did since it was created (or last reset).
+ *
+ * Requests to the token endpoint are counted in `token_requests` only (and
+ * in `connections_opened` when they needed a new connection); every other
+ * counter is about the service's own requests.
  * @since 0.1
  */
 typedef struct pcref_connection_stats {

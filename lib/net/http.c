@@ -136,7 +136,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 	long status = 0;
 
 	x->received += len;
-	x->conn->stats.bytes_received += len;
+	if (!x->token_request)
+		x->conn->stats.bytes_received += len;
 	if ((int64_t)x->received > x->conn->max_response_bytes) {
 		x->oversize = 1;
 		return 0;   /* != len: libcurl stops with CURLE_WRITE_ERROR */
@@ -242,7 +243,7 @@ int pcref__net_exchange_run(pcref_connection *c, pcref__net_exchange *x)
 	curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &uploaded);
 	if (connects > 0)
 		c->stats.connections_opened += (uint64_t)connects;
-	if (uploaded > 0)
+	if (uploaded > 0 && !x->token_request)
 		c->stats.bytes_sent += (uint64_t)uploaded;
 	/* do not keep the token, the form or pointers into our stack in the handle */
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);

@@ -106,6 +106,7 @@ typedef struct pcref__net_exchange {
 	const char *body;
 	size_t body_len;
 	int fresh_connect;              /* never let libcurl resend this one silently */
+	int token_request;              /* counted in token_requests, not in the byte counters */
 	pcref__http_sink sink;
 	void *sink_payload;
 	int64_t timeout_ms;             /* whole attempt */

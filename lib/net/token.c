@@ -259,6 +259,7 @@ static int endpoint_request(pcref_connection *c, pcref__net_call *call, enum gra
 	x.headers = headers;
 	x.body = form.data;
 	x.body_len = form.len;
+	x.token_request = 1;
 
 	for (;;) {
 		int64_t now = pcref__net_mono_ms();
