@@ -15,6 +15,7 @@
 #include "errors.h"
 #include "global.h"
 #include "referral.h"
+#include "connection.h"
 #include "webhook.h"
 
 #endif /* PCREF_PCREF_H */
