@@ -298,8 +298,9 @@ static int restatus(int code, int status)
 	return pcref__error_http(code, status, NULL, NULL, "%s", msg);
 }
 
-/* The reason of OpenSSL's last error (and empty its queue, so nothing is
- * left behind for the host's own OpenSSL use). */
+/* The reason of OpenSSL's last error. (The public entry points set a mark
+ * on OpenSSL's per-thread error queue and pop back to it on return, so
+ * nothing of ours is left there and nothing of the host's is lost.) */
 static const char *ssl_reason(char *buf, size_t size)
 {
 	unsigned long e = ERR_peek_last_error();
@@ -307,7 +308,6 @@ static const char *ssl_reason(char *buf, size_t size)
 		ERR_error_string_n(e, buf, size);
 	else
 		snprintf(buf, size, "no details from OpenSSL");
-	ERR_clear_error();
 	return buf;
 }
 
@@ -607,7 +607,7 @@ static int configure(pcref_webhook_verifier *v, const pcref_webhook_options *o)
 	return load_trust_anchors(v, o->trust_anchors_file);
 }
 
-int pcref_webhook_verifier_new(pcref_webhook_verifier **out, const pcref_webhook_options *options)
+static int verifier_new(pcref_webhook_verifier **out, const pcref_webhook_options *options)
 {
 	pcref_webhook_options defaults = PCREF_WEBHOOK_OPTIONS_INIT;
 	pcref_webhook_verifier *v;
@@ -634,6 +634,15 @@ int pcref_webhook_verifier_new(pcref_webhook_verifier **out, const pcref_webhook
 	}
 	*out = v;
 	return PCREF_OK;
+}
+
+int pcref_webhook_verifier_new(pcref_webhook_verifier **out, const pcref_webhook_options *options)
+{
+	int rc;
+	ERR_set_mark();
+	rc = verifier_new(out, options);
+	ERR_pop_to_mark();
+	return rc;
 }
 
 static void cache_drop(pcref_webhook_verifier *v, size_t i)
@@ -724,7 +733,6 @@ static int decode_signature(const char *b64, size_t len, const char *header,
 	ok = EVP_DecodeUpdate(ctx, buf, &n, (const unsigned char *)b64, (int)len) >= 0 &&
 	     EVP_DecodeFinal(ctx, buf + n, &fin) == 1 && n + fin > 0;
 	EVP_ENCODE_CTX_free(ctx);
-	ERR_clear_error();
 	if (!ok) {
 		pcref__dealloc(buf);
 		return answer(PCREF_ESIGNATURE, ANSWER_UNAUTHORIZED,
@@ -794,12 +802,10 @@ static int parse_certificate(const char *data, size_t len, X509 **leaf, STACK_OF
 			}
 		}
 		BIO_free(bio);
-		ERR_clear_error();
 		return *leaf ? 0 : -1;
 	} else {
 		const unsigned char *q = (const unsigned char *)data;
 		*leaf = d2i_X509(NULL, &q, (long)len);
-		ERR_clear_error();
 		if (*leaf && q != (const unsigned char *)data + len) {
 			X509_free(*leaf);
 			*leaf = NULL;
@@ -835,7 +841,6 @@ static int check_issuer(const pcref_webhook_verifier *v, X509 *leaf, const char 
 				"Center by Microsoft, and the delivery is refused", url,
 				n >= 0 ? (const char *)utf8 : "(unreadable)", v->issuer_org);
 			OPENSSL_free(utf8);
-			ERR_clear_error();
 			return rc;
 		}
 		OPENSSL_free(utf8);
@@ -857,14 +862,12 @@ static int check_chain(const pcref_webhook_verifier *v, X509 *leaf, STACK_OF(X50
 	int ok, err;
 	if (!ctx || X509_STORE_CTX_init(ctx, v->store, leaf, chain) != 1) {
 		X509_STORE_CTX_free(ctx);
-		ERR_clear_error();
 		return pcref__error_nomem();
 	}
 	X509_STORE_CTX_set_time(ctx, 0, (time_t)(now / 1000));
 	ok = X509_verify_cert(ctx) == 1;
 	err = X509_STORE_CTX_get_error(ctx);
 	X509_STORE_CTX_free(ctx);
-	ERR_clear_error();
 	if (ok)
 		return PCREF_OK;
 	name_text(X509_get_subject_name(leaf), subject, sizeof(subject));
@@ -935,7 +938,6 @@ static int get_certificate(pcref_webhook_verifier *v, const char *url, int64_t n
 	if ((rc = check_chain(v, leaf, chain, url, now)) < 0 || (rc = check_issuer(v, leaf, url)) < 0)
 		goto fail;
 	key = X509_get0_pubkey(leaf);
-	ERR_clear_error();
 	if (!key || EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
 		rc = answer(PCREF_ESIGNATURE, ANSWER_UNAUTHORIZED,
 			"the webhook signing certificate from '%.200s' does not hold an RSA key, but the "
@@ -978,7 +980,6 @@ static int check_signature(X509 *cert, const unsigned char *sig, size_t siglen,
 	     EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
 	     EVP_DigestVerify(md, sig, siglen, (const unsigned char *)body, len) == 1;
 	EVP_MD_CTX_free(md);
-	ERR_clear_error();
 	if (ok)
 		return PCREF_OK;
 	return answer(PCREF_ESIGNATURE, ANSWER_UNAUTHORIZED,
@@ -1054,8 +1055,8 @@ static int check_headers(const pcref_webhook_delivery *d, const char **url, size
 	return PCREF_OK;
 }
 
-int pcref_webhook_verify(pcref_webhook_event **out, pcref_webhook_verifier *v,
-                         const pcref_webhook_delivery *d)
+static int verify(pcref_webhook_event **out, pcref_webhook_verifier *v,
+                  const pcref_webhook_delivery *d)
 {
 	unsigned char *sig = NULL, digest[32];
 	size_t siglen = 0, ulen = 0;
@@ -1108,7 +1109,6 @@ int pcref_webhook_verify(pcref_webhook_event **out, pcref_webhook_verifier *v,
 	if ((rc = check_age(v, ev, now)) < 0)
 		goto done;
 	if (EVP_Digest(body, d->body_len, digest, &dlen, EVP_sha256(), NULL) != 1 || dlen != 32) {
-		ERR_clear_error();
 		rc = restatus(pcref__error_nomem(), ANSWER_INTERNAL);
 		goto done;
 	}
@@ -1129,5 +1129,15 @@ done:
 	pcref_webhook_event_free(ev);
 	pcref__dealloc(url);
 	pcref__dealloc(sig);
+	return rc;
+}
+
+int pcref_webhook_verify(pcref_webhook_event **out, pcref_webhook_verifier *v,
+                         const pcref_webhook_delivery *d)
+{
+	int rc;
+	ERR_set_mark();
+	rc = verify(out, v, d);
+	ERR_pop_to_mark();
 	return rc;
 }

@@ -27,7 +27,7 @@ int pcref__webhook_fetch_http(const char *url, pcref__buf *out, void *ctx)
 	if (!(origin = pcref__strndup(url, (size_t)(authority - url) + strcspn(authority, "/?#"))))
 		return pcref__error_nomem();
 	options.base_url = origin;
-	options.service_name = "the webhook certificate host";
+	/* no service_name: messages then name the certificate host itself */
 	options.auth = PCREF_AUTH_NONE;
 	options.connect_timeout_ms = 5000;
 	options.timeout_ms = 10000;
@@ -44,7 +44,7 @@ int pcref__webhook_fetch_http(const char *url, pcref__buf *out, void *ctx)
 	req.url = url;
 	req.no_auth = 1;
 	req.allow_any_host = 1;
-	req.what = "fetching the webhook signing certificate";
+	req.what = "the webhook signing certificate";
 	rc = pcref__http_send(conn, &req, &resp);
 	if (rc == PCREF_OK)
 		rc = pcref__buf_add(out, resp.body ? resp.body : "", resp.body_len);

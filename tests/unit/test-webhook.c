@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "partnercenter/webhook_internal.h"
 #include "pcref/pcref.h"
 #include "testutil.h"
@@ -866,6 +868,35 @@ START_TEST(default_trust_store_does_not_trust_the_test_root)
 }
 END_TEST
 
+START_TEST(openssl_error_queue_is_left_as_found)
+{
+	pcref_webhook_verifier *v = verifier();
+	pcref_webhook_delivery d;
+	pcref_webhook_delivery bad = delivery(event_body(0, "r-queue2", now_ms()), "Signature ****", GOOD_URL);
+	unsigned long e;
+	ERR_clear_error();
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	ERR_raise(ERR_LIB_USER, 42); /* the host's own pending error */
+#else
+	ERR_put_error(ERR_LIB_USER, 0, 42, __FILE__, __LINE__);
+#endif
+	/* paths on which OpenSSL queues errors of its own: the end of a PEM
+	 * file, DER garbage, an untrusted chain, bad base64 */
+	d = signed_delivery(event_body(0, "r-queue-pem", now_ms()), "leaf", GOOD_PEM_URL);
+	assert_verified(v, &d);
+	d.certificate_url = CERT_BASE "garbage.der";
+	assert_refused(v, &d, PCREF_ESIGNATURE, "did not serve an X.509 certificate", 401);
+	d = signed_delivery(event_body(0, "r-queue", now_ms()), "rogue", ROGUE_URL);
+	assert_refused(v, &d, PCREF_ESIGNATURE, "is not trusted", 401);
+	assert_refused(v, &bad, PCREF_ESIGNATURE, "not valid base64", 401);
+	e = ERR_get_error();
+	ck_assert_int_eq(ERR_GET_LIB(e), ERR_LIB_USER);
+	ck_assert_int_eq(ERR_GET_REASON(e), 42);
+	ck_assert_uint_eq(ERR_get_error(), 0);
+	pcref_webhook_verifier_free(v);
+}
+END_TEST
+
 /* ---- options and arguments ------------------------------------------------------------ */
 
 START_TEST(options_and_arguments)
@@ -979,6 +1010,7 @@ int main(void)
 	tcase_add_test(tc, signed_body_that_is_not_an_event);
 	tcase_add_test(tc, certificate_fetch_failures);
 	tcase_add_test(tc, default_trust_store_does_not_trust_the_test_root);
+	tcase_add_test(tc, openssl_error_queue_is_left_as_found);
 
 	tc = tu_tcase(s, "replay");
 	tcase_add_unchecked_fixture(tc, pki_setup, NULL);
