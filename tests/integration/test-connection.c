@@ -59,7 +59,7 @@ static void clear_log(void)
 	ck_assert_int_eq(peer_control(emu.base, "DELETE", "/_control/requests", NULL, NULL), 200);
 }
 
-static pcref__json *request_log(void)
+static pcref__json *fetch_log(void)
 {
 	char *text = NULL;
 	pcref__json *doc = NULL;
@@ -67,6 +67,25 @@ static pcref__json *request_log(void)
 	ck_assert_int_eq(pcref__json_parse(&doc, text, strlen(text), "request log"), PCREF_OK);
 	ck_assert_int_eq(doc->type, PCREF__JSON_ARRAY);
 	free(text);
+	return doc;
+}
+
+/* The emulator logs a request after it has written the answer, so the
+ * entry of the answer just received may land a moment later: read the log
+ * until two reads 50 ms apart agree. */
+static pcref__json *request_log(void)
+{
+	pcref__json *doc = fetch_log(), *again;
+	for (int i = 0; i < 40; i++) {
+		usleep(50 * 1000);
+		again = fetch_log();
+		if (again->u.arr.len == doc->u.arr.len) {
+			pcref__json_free(again);
+			break;
+		}
+		pcref__json_free(doc);
+		doc = again;
+	}
 	return doc;
 }
 
