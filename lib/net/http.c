@@ -543,15 +543,43 @@ const char *pcref__http_header_get(const pcref__http_response *resp, const char 
 	return NULL;
 }
 
+/* "scheme://..." (a relative URL may still carry "://" in its query). */
+static int is_absolute(const char *u)
+{
+	size_t n = strspn(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+	return n > 0 && isalpha((unsigned char)u[0]) && strncmp(u + n, "://", 3) == 0;
+}
+
+/* Append a URL, percent-encoding what may never appear raw in one (spaces,
+ * controls, non-ASCII, "<>\\^`{|}): links the services send, such as
+ * relatedReferrals' "$filter=engagementId eq <id>", carry raw spaces.
+ * Existing %XX escapes are kept. */
+static int append_url(pcref__buf *buf, const char *u)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *u; u++) {
+		unsigned char ch = (unsigned char)*u;
+		if (ch <= 0x20 || ch >= 0x7f || strchr("\"<>\\^`{|}", ch)) {
+			char esc[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+			pcref__buf_add(buf, esc, 3);
+		} else {
+			pcref__buf_putc(buf, (char)ch);
+		}
+	}
+	return buf->failed ? PCREF_ENOMEM : PCREF_OK;
+}
+
 /* Build the absolute URL; decide whether it may carry the token. */
 static int resolve_url(pcref_connection *c, const pcref__http_request *req, pcref__buf *url,
                        int *same_service, int *loopback)
 {
 	const char *u = req->url ? req->url : "";
-	if (strstr(u, "://")) {
+	if (is_absolute(u)) {
 		pcref__net_url parsed;
-		int rc = pcref__net_url_parse(&parsed, u, "the request URL");
-		if (rc < 0)
+		int rc;
+		if ((rc = append_url(url, u)) < 0)
+			return rc;
+		if ((rc = pcref__net_url_parse(&parsed, url->data, "the request URL")) < 0)
 			return rc;
 		*same_service = pcref__net_url_same_origin(&parsed, &c->base) ||
 		                (c->instance_origin.scheme && pcref__net_url_same_origin(&parsed, &c->instance_origin));
@@ -561,19 +589,17 @@ static int resolve_url(pcref_connection *c, const pcref__http_request *req, pcre
 				"%s: the URL points at %s, not at %s's %s — refusing to send the request there",
 				req->what ? req->what : "request", parsed.host, c->service, c->base.host);
 		} else {
-			rc = pcref__net_url_check_secure(&parsed, u, "the request URL", c->verify_tls ? 1 : -1);
+			rc = pcref__net_url_check_secure(&parsed, url->data, "the request URL", c->verify_tls ? 1 : -1);
 		}
 		pcref__net_url_dispose(&parsed);
-		if (rc < 0)
-			return rc;
-		return pcref__buf_puts(url, u);
+		return rc;
 	}
 	*same_service = 1;
 	*loopback = c->base.loopback;
 	pcref__buf_puts(url, c->base_url);
 	if (*u != '/')
 		pcref__buf_putc(url, '/');
-	return pcref__buf_puts(url, u);
+	return append_url(url, u);
 }
 
 static int build_headers(const pcref__http_request *req, const pcref__net_call *call,

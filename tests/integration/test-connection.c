@@ -983,6 +983,39 @@ START_TEST(sink_receives_a_streamed_body)
 }
 END_TEST
 
+START_TEST(links_with_raw_spaces_are_followed)
+{
+	pcref_connection *c = pc_connect();
+	pcref__http_response resp = PCREF__HTTP_RESPONSE_INIT;
+	pcref__json *doc = NULL;
+	const char *id = seed_referral();
+	char url[160], *related;
+
+	snprintf(url, sizeof(url), REFERRALS "/%s", id);
+	ck_assert_int_eq(send_req(c, "GET", url, NULL, "reading a referral", &resp), PCREF_OK);
+	ck_assert_int_eq(pcref__json_parse(&doc, resp.body, resp.body_len, "referral"), PCREF_OK);
+	pcref__http_response_dispose(&resp);
+	/* absolute, on the base URL's origin, "$filter=engagementId eq <id>" unencoded */
+	related = strdup(pcref__json_string(pcref__json_pointer(doc, "/links/relatedReferrals/uri")));
+	pcref__json_free(doc);
+	ck_assert_ptr_nonnull(strchr(related, ' '));
+	ck_assert_int_eq(send_req(c, "GET", related, NULL, "listing related referrals", &resp), PCREF_OK);
+	ck_assert_ptr_nonnull(strstr(resp.body, id));
+	pcref__http_response_dispose(&resp);
+	free(related);
+	/* relative, with spaces and a "://" inside the query */
+	ck_assert_int_eq(send_req(c, "GET", REFERRALS "?$filter=name eq 'http://pcref test'", NULL,
+	                          "listing referrals by name", &resp), PCREF_OK);
+	ck_assert_ptr_nonnull(strstr(resp.body, "\"value\":[]"));
+	pcref__http_response_dispose(&resp);
+	ck_assert_int_eq(send_req(c, "GET", REFERRALS "?$filter=name eq 'pcref test'", NULL,
+	                          "listing referrals by name", &resp), PCREF_OK);
+	ck_assert_ptr_nonnull(strstr(resp.body, id));
+	pcref__http_response_dispose(&resp);
+	pcref_connection_free(c);
+}
+END_TEST
+
 START_TEST(keep_alive_reuses_the_connection)
 {
 	pcref_connection *c = pc_connect();
@@ -1103,6 +1136,7 @@ int main(void)
 	tcase_add_test(tc, error_bodies_of_other_services);
 	tcase_add_test(tc, oversize_response_is_a_protocol_error);
 	tcase_add_test(tc, sink_receives_a_streamed_body);
+	tcase_add_test(tc, links_with_raw_spaces_are_followed);
 	tcase_add_test(tc, keep_alive_reuses_the_connection);
 	tcase_add_test(tc, counters_match_the_request_log);
 
