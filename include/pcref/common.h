@@ -52,4 +52,11 @@
 #  define PCREF_END_DECLS
 #endif
 
+/**
+ * @brief "No date-time": the value of absent or null date-time fields
+ *        (date-times are `int64_t` milliseconds since 1970-01-01T00:00:00Z).
+ * @since 0.1
+ */
+#define PCREF_TIME_NONE INT64_MIN
+
 #endif /* PCREF_COMMON_H */

@@ -63,7 +63,7 @@ typedef enum pcref_error_code {
 typedef struct pcref_error {
 	unsigned int version;      /**< #PCREF_ERROR_VERSION of the library that filled it. */
 	int code;                  /**< A #pcref_error_code, or #PCREF_OK when nothing failed. */
-	int http_status;           /**< HTTP status of the failed request, 0 when none. */
+	int http_status;           /**< HTTP status of the failed request, 0 when none; after pcref_webhook_verify(), the status to answer the delivery with. */
 	const char *message;       /**< What failed and what to do; never NULL (empty when code is #PCREF_OK). */
 	const char *service_code;  /**< The service's error code (e.g. `preconditionFailed`), never NULL, may be empty. */
 	const char *service_inner_code; /**< The service's inner error code (e.g. `99918`), never NULL, may be empty. */

@@ -4,7 +4,8 @@
  *
  * libpcref keeps Microsoft Partner Center co-sell referrals and a partner's
  * CRM in sync in both directions. Start with @ref pcref_global, then
- * @ref pcref_referral. Error handling is described in @ref pcref_errors.
+ * @ref pcref_referral; webhook deliveries are verified with
+ * @ref pcref_webhook. Error handling is described in @ref pcref_errors.
  */
 #ifndef PCREF_PCREF_H
 #define PCREF_PCREF_H
@@ -17,5 +18,7 @@
 #include "opportunity.h"
 #include "crm.h"
 #include "mapping.h"
+#include "connection.h"
+#include "webhook.h"
 
 #endif /* PCREF_PCREF_H */

@@ -33,9 +33,6 @@ PCREF_BEGIN_DECLS
 /** @brief One Partner Center referral (opaque). @since 0.1 */
 typedef struct pcref_referral pcref_referral;
 
-/** @brief "No date-time": the value of absent or null date-time fields. @since 0.1 */
-#define PCREF_TIME_NONE INT64_MIN
-
 /**
  * @brief Largest referral document pcref_referral_parse() accepts (16 MiB).
  *

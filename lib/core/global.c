@@ -1,5 +1,6 @@
-/* pcref_init / pcref_shutdown (reference-counted, thread-safe) and the
- * library version. Nothing runs in constructors. */
+/* pcref_init / pcref_shutdown (reference-counted, thread-safe; the first
+ * and the last also set up and release libcurl) and the library version.
+ * Nothing runs in constructors. */
 #include <pthread.h>
 
 #include "internal.h"
@@ -21,6 +22,13 @@ int pcref_init(void)
 {
 	int n;
 	pthread_mutex_lock(&init_lock);
+	if (init_count == 0) {
+		int rc = pcref__net_global_init();
+		if (rc < 0) {
+			pthread_mutex_unlock(&init_lock);
+			return rc;
+		}
+	}
 	n = ++init_count;
 	pthread_mutex_unlock(&init_lock);
 	return n;
@@ -36,6 +44,8 @@ int pcref_shutdown(void)
 			"pcref_shutdown: called more often than pcref_init()");
 	}
 	n = --init_count;
+	if (n == 0)
+		pcref__net_global_cleanup();
 	pthread_mutex_unlock(&init_lock);
 	return n;
 }

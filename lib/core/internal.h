@@ -35,6 +35,14 @@ char *pcref__strndup(const char *s, size_t len);
 /* Whether pcref_init() has been called and not undone. */
 int pcref__initialised(void);
 
+/* ---- library-wide set-up of the network layer (lib/net/connection.c) -- */
+/* libcurl's global state: called by pcref_init() on the first initialisation
+ * and by pcref_shutdown() on the last, under the init lock (libcurl counts
+ * its own initialisations, so a host using libcurl too is not disturbed).
+ * Kept behind these two so lib/core includes nothing of libcurl. */
+int pcref__net_global_init(void);
+void pcref__net_global_cleanup(void);
+
 /* ---- errors (lib/core/error.c) ---------------------------------------- */
 /* Record a failure on this thread and return `code`, so callers can write
  * `return pcref__error(PCREF_EINVALID, "...")`. */
