@@ -808,8 +808,10 @@ class Emulator:
             req.body = h.read_body()
         except ApiError as err:
             h.close_connection = True
-            h.send(self.error_response(req, err))
+            # logged before answering: a client that reads the log right
+            # after its call must find the call in it
             self._log(req, err.status, fault, control)
+            h.send(self.error_response(req, err))
             return
         if fault and fault.action == "drop":
             h.close_connection = True
@@ -821,8 +823,8 @@ class Emulator:
             resp = self.dispatch(req)
         if not control:
             resp.headers = {**self.response_headers(req), **resp.headers}
-        h.send(resp)
         self._log(req, resp.status, fault, control)
+        h.send(resp)
 
     def _fault_response(self, req, fault):
         if fault.has_body:
