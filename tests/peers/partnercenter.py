@@ -72,7 +72,8 @@ a client are kept.  Property names in request bodies bind case-insensitively
   * list: ``$filter`` (peerlib.ODataFilter), ``$orderby`` on createdDateTime /
     updatedDateTime (ties broken by id), ``$top``, ``$skip``, ``$select``
     (top-level properties), pages of 100 with an absolute ``@odata.nextLink``
-    whose opaque ``$skiptoken`` carries the whole query (§2.1).  Paging is by
+    whose opaque ``$skiptoken`` carries the whole query (§2.1; a request with
+    ``$skiptoken`` ignores every other option).  Paging is by
     key (the last row's sort key), so rows written between pages are neither
     repeated nor skipped when they sort after the page.  ``@odata.count`` is
     the number of rows in the page (the §2.1 sample shows 100 on a full page
@@ -132,7 +133,7 @@ from __future__ import annotations
 import copy
 import functools
 import heapq
-import http
+import http.client
 import ipaddress
 import itertools
 import json
@@ -323,11 +324,13 @@ def apply_patch(doc: dict, ops) -> dict:
     if not isinstance(ops, list) or not ops:
         raise ApiError(400, "invalidRequest", "A PATCH body is a non-empty JSON Patch array (RFC 6902).")
     for op in ops:
-        if not isinstance(op, dict) or "path" not in op or "value" not in op:
+        if not isinstance(op, dict) or "path" not in op:
             raise ApiError(400, "invalidRequest", "Each patch operation needs 'op', 'path' and 'value'.")
         name, path = op.get("op"), op["path"]
         if name not in ("add", "replace"):
             raise _patch_error(f"Operation {name!r} is not supported; only 'replace' and 'add' are.", path)
+        if "value" not in op:
+            raise _patch_error(f"The {name!r} operation on {path!r} has no 'value'.", path)
         tokens = parse_pointer(path)
         if tokens[0] in SERVER_FIELDS:
             raise _patch_error(f"{tokens[0]!r} is set by the service and cannot be patched.", path)
@@ -405,6 +408,8 @@ class SigningKeys:
                       "-subj", subject, *extensions)
 
     def _make(self):
+        # Subjects are written O first so that .NET, which prints the last RDN
+        # first, shows "CN=..., O=Microsoft Corporation" as in §5.4's samples.
         self._self_signed("ca", "/O=Microsoft Corporation/CN=pcref Test Root CA",
                           "-addext", "basicConstraints=critical,CA:TRUE",
                           "-addext", "keyUsage=critical,keyCertSign,cRLSign")
@@ -557,7 +562,7 @@ def _loopback_url(url) -> bool:
     if split.scheme not in ("http", "https") or not split.hostname:
         return False
     try:
-        infos = socket.getaddrinfo(split.hostname, split.port or 80, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(split.hostname, None, proto=socket.IPPROTO_TCP)
     except (OSError, ValueError):
         return False
     return all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
@@ -843,12 +848,9 @@ class PartnerCenter(peerlib.Emulator):
         """(audience, v2 scope echo); audience None = keep the refresh token's."""
         tenant = req.params["tenant"]
         if not v2:
-            resource = form.get("resource")
-            if not resource:
-                if grant == "refresh_token":
-                    return None, None
-                self._required(form, "resource")
-            return self._audience(resource, tenant), None
+            if grant == "refresh_token" and not form.get("resource"):
+                return None, None
+            return self._audience(self._required(form, "resource"), tenant), None
         scopes = [s for s in self._required(form, "scope").split() if s not in OIDC_SCOPES]
         resources = {s.rsplit("/", 1)[0] if s.count("/") > 2 else s for s in scopes}
         if not resources and grant == "refresh_token":
@@ -1058,6 +1060,8 @@ class PartnerCenter(peerlib.Emulator):
 
     # -- referral handlers ------------------------------------------------------------
     def create_referral(self, req):
+        # Answers 200: the connector swagger documents 200 for create and no
+        # source shows 201 (§2.3, §9).
         body = req.json()
         self._require_body(body)
         ref = fill_defaults(body, REFERRAL_TEMPLATE)
@@ -1346,7 +1350,9 @@ class PartnerCenter(peerlib.Emulator):
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100000:
             raise ApiError(400, "invalidRequest", "count must be an integer in 1..100000.")
         seed = body.get("seed", 0)
-        rng = random.Random(seed if isinstance(seed, (int, str)) else 0)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ApiError(400, "invalidRequest", "seed must be an integer.")
+        rng = random.Random(seed)
         rtype = self._choice(body, "type", REFERRAL_TYPES + (None,), None)
         status = self._choice(body, "status", tuple(STATUS_TABLE) + (None,), None)
         substatus = body.get("substatus")
@@ -1375,7 +1381,10 @@ class PartnerCenter(peerlib.Emulator):
         if not isinstance(body, dict):
             raise ApiError(400, "invalidRequest", "The body is a partial referral object.")
         overrides = dict(body)
-        rng = random.Random(overrides.pop("seed", None))
+        seed = overrides.pop("seed", None)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ApiError(400, "invalidRequest", "seed must be an integer.")
+        rng = random.Random(seed)
         ref = synth_referral(rng, self.clock.ticks(), rtype="Shared", status="New", substatus="Pending",
                              direction="Incoming", now=self.clock.ticks())
         ref["id"] = None  # a fresh id even when the seed repeats

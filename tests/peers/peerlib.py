@@ -39,8 +39,8 @@ Command line (``main``), the same for every emulator::
                  anything else is refused (exit status 2)
     --port       TCP port, 0 = let the kernel pick a free one
     --port-file  write the bound port there once listening (tmp + rename)
-    --seed       JSON file in the /_control/seed format, loaded at start and
-                 again on every /_control/reset
+    --seed       JSON file in the /_control/seed format, read at start; its
+                 rows are loaded then and again on every /_control/reset
     --quiet      no per-request log lines on stderr
 
     Once listening it prints ``READY http://127.0.0.1:<port>`` on stdout and
@@ -702,7 +702,10 @@ class Emulator:
     def __init__(self, seed_file=None, quiet=False):
         self.lock = threading.RLock()
         self.quiet = quiet
-        self.seed_file = seed_file
+        self.seed_data = None
+        if seed_file:
+            with open(seed_file, encoding="utf-8") as fh:
+                self.seed_data = json.load(fh)
         self.base_url = None
         self.tables = {name: {} for name in self.collections}
         self.faults = FaultTable()
@@ -730,9 +733,8 @@ class Emulator:
             self.tokens.reset()
             if defaults:
                 self.seed(copy.deepcopy(self.default_rows))
-                if self.seed_file:
-                    with open(self.seed_file, encoding="utf-8") as fh:
-                        self.seed(json.load(fh))
+                if self.seed_data is not None:
+                    self.seed(copy.deepcopy(self.seed_data))
 
     # -- data ----------------------------------------------------------------
     def seed(self, data) -> dict:
@@ -806,8 +808,10 @@ class Emulator:
             req.body = h.read_body()
         except ApiError as err:
             h.close_connection = True
-            h.send(self.error_response(req, err))
+            # logged before answering: a client that reads the log right
+            # after its call must find the call in it
             self._log(req, err.status, fault, control)
+            h.send(self.error_response(req, err))
             return
         if fault and fault.action == "drop":
             h.close_connection = True
@@ -819,8 +823,8 @@ class Emulator:
             resp = self.dispatch(req)
         if not control:
             resp.headers = {**self.response_headers(req), **resp.headers}
-        h.send(resp)
         self._log(req, resp.status, fault, control)
+        h.send(resp)
 
     def _fault_response(self, req, fault):
         if fault.has_body:
@@ -1041,7 +1045,7 @@ def start_in_thread(app_cls, host="127.0.0.1", port=0, **opts):
     (default True) ...).  Returns ``(server, base_url)``; ``server.app`` is
     the emulator, ``server.stop()`` ends it."""
     opts.setdefault("quiet", True)
-    server = PeerServer(app_cls(**opts), host, port)
+    server = _serve(app_cls(**opts), host, port)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                      name=f"{app_cls.name}-server", daemon=True).start()
     return server, server.base_url
@@ -1082,6 +1086,15 @@ def control(base_url, method, path, body=None, timeout=30.0):
 # Command line
 # --------------------------------------------------------------------------
 
+def _serve(app, host, port) -> PeerServer:
+    """A server for ``app``; the app is closed if binding or seeding fails."""
+    try:
+        return PeerServer(app, host, port)
+    except BaseException:
+        app.close()
+        raise
+
+
 def _write_port_file(path, port):
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="ascii") as fh:
@@ -1103,9 +1116,16 @@ def main(app_cls, argv=None):
         loopback_host(args.host)
     except ValueError as exc:
         parser.error(str(exc))
-    if args.seed and not os.path.isfile(args.seed):
-        parser.error(f"seed file {args.seed!r} does not exist")
-    server = PeerServer(app_cls(seed_file=args.seed, quiet=args.quiet), args.host, args.port)
+
+    def abort(signum, frame):  # while starting: unwind, so temp files are removed
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, abort)
+    signal.signal(signal.SIGINT, abort)
+    try:
+        server = _serve(app_cls(seed_file=args.seed, quiet=args.quiet), args.host, args.port)
+    except (OSError, ValueError, RuntimeError, ApiError) as exc:  # port in use, bad seed file, no openssl
+        parser.exit(1, f"{parser.prog}: cannot start: {exc}\n")
 
     def stop(signum, frame):
         threading.Thread(target=server.shutdown, daemon=True).start()

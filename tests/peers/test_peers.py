@@ -117,6 +117,14 @@ def openssl(*args, data=None):
     return subprocess.run(("openssl",) + args, input=data, capture_output=True, timeout=30)
 
 
+def control_raw(path):
+    """A control resource that is not JSON (the CA certificate)."""
+    status, _, body = http_call("GET", BASE + path)
+    if status != 200:
+        raise RuntimeError(f"GET {path} -> {status}")
+    return body
+
+
 class PcTestCase(unittest.TestCase):
     def setUp(self):
         control(BASE, "POST", "/_control/reset")
@@ -425,9 +433,6 @@ class WriteTests(PcTestCase):
         self.assertGreater(body["updatedDateTime"], ref["updatedDateTime"])
         status, _, error = self.patch(ref, ops, **{"If-Match": ref["eTag"]})
         self.assertEqual((status, error), (412, PRECONDITION_FAILED))
-        status, _, error = self.call("PATCH", None, ops, {"If-Match": ref["eTag"]},
-                                     url=f"{BASE}/v1.0/engagements/referrals/{ref['id']}")
-        self.assertEqual(status, 412)
         status, headers, none = self.patch(ref, ops)  # no If-Match: no concurrency check
         self.assertEqual((status, headers["Content-Length"], none), (204, "0", None))
 
@@ -449,7 +454,6 @@ class WriteTests(PcTestCase):
                            ({"op": "replace", "path": "/nosuch", "value": 1}, "/nosuch"),
                            ({"op": "replace", "path": "/team/9/email", "value": "x"}, "/team/9/email")):
             with self.subTest(op):
-                op.setdefault("value", None)
                 status, _, error = self.patch(ref, [op])
                 self.assertEqual((status, error["error"]["target"]), (400, target))
         self.assertEqual(self.call("GET", f"/v1.0/engagements/referrals/{ref['id']}")[2]["eTag"], body["eTag"])
@@ -539,14 +543,11 @@ class FaultTests(PcTestCase):
 
     def test_drop_and_reset(self):
         token = self.default_token()
-        for action, errors in (("drop", (http.client.RemoteDisconnected,)),
-                               ("reset", (ConnectionResetError, http.client.RemoteDisconnected))):
+        for action, error in (("drop", http.client.RemoteDisconnected), ("reset", ConnectionResetError)):
             with self.subTest(action):
                 control(BASE, "POST", "/_control/faults", {"path": "referrals", "action": action})
-                with self.assertRaises(errors) as caught:
+                with self.assertRaises(error):
                     http_call("GET", BASE + self.LIST, headers={"Authorization": f"Bearer {token}"})
-                if action == "reset" and not isinstance(caught.exception, ConnectionResetError):
-                    self.skipTest("the kernel reported the RST as end of stream")
         self.assertEqual([r["status"] for r in self.requests()], [None, None])
 
     def test_delay(self):
@@ -722,12 +723,6 @@ class WebhookTests(PcTestCase):
         event = json.loads(self.receiver.next()[1])
         self.assertEqual(event["EventName"], "referral-created")
         self.assertTrue(event["ResourceUri"].endswith(shared["id"]))
-
-
-def control_raw(path):
-    status, _, body = http_call("GET", BASE + path)
-    assert status == 200, status
-    return body
 
 
 class ControlTests(PcTestCase):
