@@ -58,7 +58,20 @@ typedef struct pcref__http_response {
  *   404, 410 → ENOTFOUND  409 → EEXISTS   412 → ECONFLICT
  *   429, 503 → ETHROTTLED (after the retries)   other 5xx → ESERVICE
  *   transport failures → ENETWORK   oversize or malformed → EPROTOCOL
- * The caller disposes of resp in every case.
+ *   3xx → EPROTOCOL (redirects are not followed; a caller expecting 304
+ *   to a conditional GET checks resp->status)   other 4xx → EINVALID
+ * The caller disposes of resp in every case (resp may be NULL when the
+ * answer is not needed).
+ *
+ * Every call sends Accept: application/json (unless req->headers has an
+ * Accept), MS-CorrelationId and MS-RequestId (fresh per call, the same on
+ * its retries) and client-request-id = MS-RequestId. The bearer token is
+ * sent only to the base URL's origin (or the token endpoint's
+ * instance_url), never to another host even with allow_any_host. Raw
+ * spaces and other bytes not allowed in URLs are percent-encoded. A sink
+ * only ever sees the body of a 2xx answer; error bodies are buffered into
+ * resp for the message. Without req->what, messages name the call
+ * "<METHOD> <path>".
  */
 int pcref__http_send(pcref_connection *conn, const pcref__http_request *req,
                      pcref__http_response *resp);

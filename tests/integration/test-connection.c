@@ -54,11 +54,6 @@ static void fault(const char *json)
 	control("/_control/faults", json);
 }
 
-static void clear_log(void)
-{
-	ck_assert_int_eq(peer_control(emu.base, "DELETE", "/_control/requests", NULL, NULL), 200);
-}
-
 static pcref__json *fetch_log(void)
 {
 	char *text = NULL;
@@ -125,9 +120,48 @@ static size_t count(const pcref__json *log, const char *method, const char *path
 	return n;
 }
 
+/* Entries with this method, path and status (0 = no answer). The log is
+ * in the order the emulator finished requests, which for requests on
+ * different connections need not be the order they were sent. */
+static size_t count_status(const pcref__json *log, const char *method, const char *path, int status)
+{
+	size_t n = 0;
+	for (size_t i = 0; nth(log, method, path, i); i++)
+		n += entry_status(nth(log, method, path, i)) == status;
+	return n;
+}
+
+/* The first entry with this method, path and status; NULL if none. */
+static const pcref__json *with_status(const pcref__json *log, const char *method, const char *path, int status)
+{
+	const pcref__json *e;
+	for (size_t i = 0; (e = nth(log, method, path, i)) != NULL; i++)
+		if (entry_status(e) == status)
+			return e;
+	return NULL;
+}
+
+/* Entries carrying this MS-RequestId (one logical call and its retries). */
+static size_t count_request_id(const pcref__json *log, const char *request_id)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < log->u.arr.len; i++) {
+		const char *id = entry_str(log->u.arr.items[i], "/headers/ms-requestid");
+		n += id && strcmp(id, request_id) == 0;
+	}
+	return n;
+}
+
 static size_t token_requests_in(const pcref__json *log)
 {
 	return count(log, "POST", "/oauth2/");
+}
+
+/* Empty the log, once the entries of the answers already received are in. */
+static void clear_log(void)
+{
+	pcref__json_free(request_log());
+	ck_assert_int_eq(peer_control(emu.base, "DELETE", "/_control/requests", NULL, NULL), 200);
 }
 
 /* A referral stored in the emulator; returns its id (static storage). */
@@ -290,11 +324,11 @@ START_TEST(expired_token_is_renewed_once_and_the_call_succeeds)
 	log = request_log();
 	ck_assert_uint_eq(token_requests_in(log), 2);
 	ck_assert_uint_eq(count(log, "GET", REFERRALS), 3);
-	ck_assert_int_eq(entry_status(nth(log, "GET", REFERRALS, 1)), 401);
-	ck_assert_int_eq(entry_status(nth(log, "GET", REFERRALS, 2)), 200);
+	ck_assert_uint_eq(count_status(log, "GET", REFERRALS, 401), 1);
+	ck_assert_uint_eq(count_status(log, "GET", REFERRALS, 200), 2);
 	/* the retry after the new token is the same logical call */
-	ck_assert_str_eq(entry_str(nth(log, "GET", REFERRALS, 1), "/headers/ms-requestid"),
-	                 entry_str(nth(log, "GET", REFERRALS, 2), "/headers/ms-requestid"));
+	ck_assert_uint_eq(count_request_id(log, entry_str(with_status(log, "GET", REFERRALS, 401),
+	                                                  "/headers/ms-requestid")), 2);
 	st = stats_of(c);
 	ck_assert_uint_eq(st.calls, 2);
 	ck_assert_uint_eq(st.requests, 3);
@@ -584,10 +618,10 @@ START_TEST(throttled_call_waits_for_retry_after)
 	ck_assert_uint_eq(st.throttled, 1);
 	log = request_log();
 	ck_assert_uint_eq(count(log, "GET", REFERRALS), 2);
-	a = nth(log, "GET", REFERRALS, 0);
-	b = nth(log, "GET", REFERRALS, 1);
-	ck_assert_int_eq(entry_status(a), 429);
-	ck_assert_int_eq(entry_status(b), 200);
+	a = with_status(log, "GET", REFERRALS, 429);
+	b = with_status(log, "GET", REFERRALS, 200);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
 	ck_assert_str_eq(entry_str(a, "/headers/ms-requestid"), entry_str(b, "/headers/ms-requestid"));
 	ck_assert_str_eq(entry_str(a, "/headers/ms-correlationid"), entry_str(b, "/headers/ms-correlationid"));
 	ck_assert_str_eq(entry_str(a, "/headers/client-request-id"), entry_str(b, "/headers/client-request-id"));
@@ -666,8 +700,8 @@ START_TEST(burst_of_500s_is_retried_to_success)
 	get_ok(c, REFERRALS);
 	log = request_log();
 	ck_assert_uint_eq(count(log, "GET", REFERRALS), 4);
-	ck_assert_int_eq(entry_status(nth(log, "GET", REFERRALS, 2)), 500);
-	ck_assert_int_eq(entry_status(nth(log, "GET", REFERRALS, 3)), 200);
+	ck_assert_uint_eq(count_status(log, "GET", REFERRALS, 500), 3);
+	ck_assert_uint_eq(count_status(log, "GET", REFERRALS, 200), 1);
 	st = stats_of(c);
 	ck_assert_uint_eq(st.retries, 3);
 	ck_assert_uint_eq(st.responses_5xx, 3);
@@ -719,7 +753,8 @@ START_TEST(post_is_repeated_after_429_but_not_after_500)
 	pcref__http_response_dispose(&resp);
 	log = request_log();
 	ck_assert_uint_eq(count(log, "POST", REFERRALS), 2);   /* a 429 was not processed */
-	ck_assert_int_eq(entry_status(nth(log, "POST", REFERRALS, 1)), 200);
+	ck_assert_uint_eq(count_status(log, "POST", REFERRALS, 429), 1);
+	ck_assert_uint_eq(count_status(log, "POST", REFERRALS, 200), 1);
 	pcref__json_free(log);
 
 	/* the caller proves the POST idempotent */
@@ -754,9 +789,8 @@ START_TEST(dropped_get_is_retried)
 	get_ok(c, REFERRALS);
 	log = request_log();
 	ck_assert_uint_eq(count(log, "GET", REFERRALS), 3);
-	ck_assert_int_eq(entry_status(nth(log, "GET", REFERRALS, 0)), 0);
-	ck_assert_int_eq(entry_status(nth(log, "GET", REFERRALS, 1)), 0);
-	ck_assert_int_eq(entry_status(nth(log, "GET", REFERRALS, 2)), 200);
+	ck_assert_uint_eq(count_status(log, "GET", REFERRALS, 0), 2);
+	ck_assert_uint_eq(count_status(log, "GET", REFERRALS, 200), 1);
 	st = stats_of(c);
 	ck_assert_uint_ge(st.transport_errors, 1);
 	ck_assert_uint_eq(st.requests, st.calls + st.retries);
@@ -905,6 +939,26 @@ START_TEST(error_bodies_of_other_services)
 	tu_assert_error(send_req(c, "GET", REFERRALS, NULL, "listing opportunities", NULL), PCREF_ETHROTTLED,
 	                "6000");
 	ck_assert_str_eq(pcref_error_last()->service_code, "0x80072322");
+	pcref_connection_free(c);
+}
+END_TEST
+
+START_TEST(redirects_are_not_followed)
+{
+	pcref_connection *c = pc_connect();
+	pcref__http_response resp = PCREF__HTTP_RESPONSE_INIT;
+	pcref__json *log;
+	fault("{\"method\":\"GET\",\"path\":\"^/v1.0/engagements/referrals$\",\"status\":302,"
+	      "\"headers\":{\"Location\":\"https://elsewhere.example.com/steal\"}}");
+	tu_assert_error(send_req(c, "GET", REFERRALS, NULL, "listing referrals", &resp), PCREF_EPROTOCOL,
+	                "redirects are not followed");
+	ck_assert_ptr_nonnull(strstr(pcref_error_last()->message, "https://elsewhere.example.com/steal"));
+	ck_assert_int_eq(resp.status, 302);
+	pcref__http_response_dispose(&resp);
+	log = request_log();
+	ck_assert_uint_eq(count(log, "GET", REFERRALS), 1);
+	pcref__json_free(log);
+	ck_assert_uint_eq(stats_of(c).responses_3xx, 1);
 	pcref_connection_free(c);
 }
 END_TEST
@@ -1134,6 +1188,7 @@ int main(void)
 	tcase_add_test(tc, missing_referral_is_not_found);
 	tcase_add_test(tc, invalid_request_carries_the_services_words);
 	tcase_add_test(tc, error_bodies_of_other_services);
+	tcase_add_test(tc, redirects_are_not_followed);
 	tcase_add_test(tc, oversize_response_is_a_protocol_error);
 	tcase_add_test(tc, sink_receives_a_streamed_body);
 	tcase_add_test(tc, links_with_raw_spaces_are_followed);
