@@ -19,6 +19,7 @@
 #include "crm.h"
 #include "mapping.h"
 #include "connection.h"
+#include "partnercenter.h"
 #include "webhook.h"
 
 #endif /* PCREF_PCREF_H */

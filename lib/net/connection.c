@@ -555,3 +555,37 @@ void pcref_connection_token_invalidate(pcref_connection *conn)
 	if (conn)
 		pcref__net_token_forget(conn);
 }
+
+int pcref__http_url_check(const char *url, const char *what)
+{
+	pcref__net_url u;
+	int rc = pcref__net_url_parse(&u, url, what);
+	if (rc == PCREF_OK)
+		rc = pcref__net_url_check_secure(&u, url, what, 1);
+	pcref__net_url_dispose(&u);
+	return rc;
+}
+
+int pcref__http_follow_link(pcref_connection *conn, const char *link, char **out)
+{
+	pcref__net_url u;
+	pcref__buf url = PCREF__BUF_INIT;
+	const char *rest;
+	int rc;
+	if ((rc = pcref__net_url_parse(&u, link, "the next-page link")) < 0)
+		return pcref__error_prefix(PCREF_EPROTOCOL, "%s sent an unusable link", conn->service);
+	if (strcasecmp(u.host, conn->base.host) != 0) {
+		rc = pcref__error(PCREF_EPROTOCOL,
+			"%s sent a next-page link to another host (%s, not %s); libpcref does not send the "
+			"token there", conn->service, u.host, conn->base.host);
+		pcref__net_url_dispose(&u);
+		return rc;
+	}
+	pcref__net_url_dispose(&u);
+	rest = strstr(link, "://") + 3;
+	rest += strcspn(rest, "/?#");
+	pcref__buf_printf(&url, "%s://%s:%ld", conn->base.scheme, conn->base.host, conn->base.port);
+	pcref__buf_puts(&url, *rest == '/' ? "" : "/");
+	pcref__buf_puts(&url, rest);
+	return pcref__buf_detach(&url, out, NULL);
+}

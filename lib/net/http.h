@@ -98,6 +98,16 @@ const char *pcref__connection_instance_url(const pcref_connection *conn);
  * messages. PCREF_OK for PCREF_AUTH_NONE. */
 int pcref__connection_authenticate(pcref_connection *conn, const char *what);
 
+/* Check a URL another party will be given (a webhook URL): https://, or
+ * http:// to a loopback host. EINVALID naming `what` otherwise. */
+int pcref__http_url_check(const char *url, const char *what);
+
+/* A link a service handed back (an OData next-page link), made safe to
+ * follow on this connection: it must name the connection's host; its path
+ * and query are kept and the connection's own scheme and port are used (a
+ * documented next link says http://). EPROTOCOL otherwise; *out to free. */
+int pcref__http_follow_link(pcref_connection *conn, const char *link, char **out);
+
 /* A random RFC 4122 version-4 GUID, lower case, in out[37]. */
 void pcref__guid(char out[37]);
 

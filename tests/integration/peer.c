@@ -12,6 +12,9 @@
 #include <sys/prctl.h>
 #endif
 
+#include <check.h>
+
+#include "core/json.h"
 #include "peer.h"
 
 #define START_TIMEOUT_MS 10000
@@ -195,4 +198,54 @@ long peer_control(const char *base, const char *method, const char *path, const 
 	else
 		free(b.data);
 	return status;
+}
+
+void peer_post(const char *base, const char *path, const char *json_body)
+{
+	char *answer = NULL;
+	long status = peer_control(base, "POST", path, json_body, &answer);
+	ck_assert_msg(status == 200, "POST %s %s -> %ld %s", path, json_body ? json_body : "", status,
+	              answer ? answer : "");
+	free(answer);
+}
+
+pcref__json *peer_log(const char *base)
+{
+	char *text = NULL;
+	pcref__json *doc = NULL;
+	ck_assert_int_eq(peer_control(base, "GET", "/_control/requests", NULL, &text), 200);
+	ck_assert_int_eq(pcref__json_parse(&doc, text, strlen(text), "request log"), PCREF_OK);
+	ck_assert_int_eq(doc->type, PCREF__JSON_ARRAY);
+	free(text);
+	return doc;
+}
+
+const char *peer_log_str(const pcref__json *e, const char *pointer)
+{
+	return pcref__json_string(pcref__json_pointer(e, pointer));
+}
+
+int peer_log_status(const pcref__json *e)
+{
+	double n;
+	return pcref__json_number(pcref__json_get(e, "status"), &n) == 0 ? (int)n : 0;
+}
+
+const pcref__json *peer_log_nth(const pcref__json *log, const char *method, const char *path, size_t n)
+{
+	for (size_t i = 0; i < log->u.arr.len; i++) {
+		const pcref__json *e = log->u.arr.items[i];
+		if ((!method || strcmp(peer_log_str(e, "/method"), method) == 0) &&
+		    strstr(peer_log_str(e, "/path"), path) && n-- == 0)
+			return e;
+	}
+	return NULL;
+}
+
+size_t peer_log_count(const pcref__json *log, const char *method, const char *path)
+{
+	size_t n = 0;
+	while (peer_log_nth(log, method, path, n))
+		n++;
+	return n;
 }

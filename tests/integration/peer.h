@@ -8,7 +8,10 @@
 #ifndef PCREF_TEST_PEER_H
 #define PCREF_TEST_PEER_H
 
+#include <stddef.h>
 #include <sys/types.h>
+
+struct pcref__json;
 
 typedef struct peer {
 	pid_t pid;          /* 0 while not running */
@@ -32,5 +35,22 @@ void peer_stop(peer *p);
  * failed; *response (if response is not NULL) receives the body, to free(). */
 long peer_control(const char *base, const char *method, const char *path, const char *json_body,
                   char **response);
+
+/* A control call that must answer 200 (the test fails otherwise). */
+void peer_post(const char *base, const char *path, const char *json_body);
+
+/* The emulator's request log (a JSON array; free with pcref__json_free).
+ * Emulators log a request before answering it, so the log read after a
+ * call always holds that call. */
+struct pcref__json *peer_log(const char *base);
+/* A string member of a log entry by JSON Pointer ("/path", "/headers/if-match"). */
+const char *peer_log_str(const struct pcref__json *entry, const char *pointer);
+/* The HTTP status of a log entry, 0 when it was not answered. */
+int peer_log_status(const struct pcref__json *entry);
+/* The n-th entry (0-based) with this method (NULL: any) whose path contains `path`. */
+const struct pcref__json *peer_log_nth(const struct pcref__json *log, const char *method, const char *path,
+                                       size_t n);
+/* How many entries have this method (NULL: any) and a path containing `path`. */
+size_t peer_log_count(const struct pcref__json *log, const char *method, const char *path);
 
 #endif

@@ -43,10 +43,7 @@ static void emulator_reset(void)
 
 static void control(const char *path, const char *json)
 {
-	char *answer = NULL;
-	long status = peer_control(emu.base, "POST", path, json, &answer);
-	ck_assert_msg(status == 200, "POST %s %s -> %ld %s", path, json, status, answer ? answer : "");
-	free(answer);
+	peer_post(emu.base, path, json);
 }
 
 static void fault(const char *json)
@@ -54,70 +51,9 @@ static void fault(const char *json)
 	control("/_control/faults", json);
 }
 
-static pcref__json *fetch_log(void)
-{
-	char *text = NULL;
-	pcref__json *doc = NULL;
-	ck_assert_int_eq(peer_control(emu.base, "GET", "/_control/requests", NULL, &text), 200);
-	ck_assert_int_eq(pcref__json_parse(&doc, text, strlen(text), "request log"), PCREF_OK);
-	ck_assert_int_eq(doc->type, PCREF__JSON_ARRAY);
-	free(text);
-	return doc;
-}
-
-/* The emulator logs a request after it has written the answer, so the
- * entry of the answer just received may land a moment later: read the log
- * until two reads 50 ms apart agree. */
-static pcref__json *request_log(void)
-{
-	pcref__json *doc = fetch_log(), *again;
-	for (int i = 0; i < 40; i++) {
-		usleep(50 * 1000);
-		again = fetch_log();
-		if (again->u.arr.len == doc->u.arr.len) {
-			pcref__json_free(again);
-			break;
-		}
-		pcref__json_free(doc);
-		doc = again;
-	}
-	return doc;
-}
-
-static const char *entry_str(const pcref__json *e, const char *pointer)
-{
-	return pcref__json_string(pcref__json_pointer(e, pointer));
-}
-
-static int entry_status(const pcref__json *e)
-{
-	double n;
-	return pcref__json_number(pcref__json_get(e, "status"), &n) == 0 ? (int)n : 0;
-}
-
 static int is_token_request(const pcref__json *e)
 {
-	return strstr(entry_str(e, "/path"), "/oauth2/") != NULL;
-}
-
-/* The n-th entry (0-based) with this method whose path contains `path`; NULL if none. */
-static const pcref__json *nth(const pcref__json *log, const char *method, const char *path, size_t n)
-{
-	for (size_t i = 0; i < log->u.arr.len; i++) {
-		const pcref__json *e = log->u.arr.items[i];
-		if ((!method || strcmp(entry_str(e, "/method"), method) == 0) &&
-		    strstr(entry_str(e, "/path"), path) && n-- == 0)
-			return e;
-	}
-	return NULL;
-}
-
-static size_t count(const pcref__json *log, const char *method, const char *path)
-{
-	size_t n = 0;
-	while (nth(log, method, path, n))
-		n++;
-	return n;
+	return strstr(peer_log_str(e, "/path"), "/oauth2/") != NULL;
 }
 
 /* Entries with this method, path and status (0 = no answer). The log is
@@ -126,8 +62,8 @@ static size_t count(const pcref__json *log, const char *method, const char *path
 static size_t count_status(const pcref__json *log, const char *method, const char *path, int status)
 {
 	size_t n = 0;
-	for (size_t i = 0; nth(log, method, path, i); i++)
-		n += entry_status(nth(log, method, path, i)) == status;
+	for (size_t i = 0; peer_log_nth(log, method, path, i); i++)
+		n += peer_log_status(peer_log_nth(log, method, path, i)) == status;
 	return n;
 }
 
@@ -135,8 +71,8 @@ static size_t count_status(const pcref__json *log, const char *method, const cha
 static const pcref__json *with_status(const pcref__json *log, const char *method, const char *path, int status)
 {
 	const pcref__json *e;
-	for (size_t i = 0; (e = nth(log, method, path, i)) != NULL; i++)
-		if (entry_status(e) == status)
+	for (size_t i = 0; (e = peer_log_nth(log, method, path, i)) != NULL; i++)
+		if (peer_log_status(e) == status)
 			return e;
 	return NULL;
 }
@@ -146,7 +82,7 @@ static size_t count_request_id(const pcref__json *log, const char *request_id)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < log->u.arr.len; i++) {
-		const char *id = entry_str(log->u.arr.items[i], "/headers/ms-requestid");
+		const char *id = peer_log_str(log->u.arr.items[i], "/headers/ms-requestid");
 		n += id && strcmp(id, request_id) == 0;
 	}
 	return n;
@@ -154,13 +90,13 @@ static size_t count_request_id(const pcref__json *log, const char *request_id)
 
 static size_t token_requests_in(const pcref__json *log)
 {
-	return count(log, "POST", "/oauth2/");
+	return peer_log_count(log, "POST", "/oauth2/");
 }
 
 /* Empty the log, once the entries of the answers already received are in. */
 static void clear_log(void)
 {
-	pcref__json_free(request_log());
+	pcref__json_free(peer_log(emu.base));
 	ck_assert_int_eq(peer_control(emu.base, "DELETE", "/_control/requests", NULL, NULL), 200);
 }
 
@@ -278,22 +214,22 @@ START_TEST(password_token_is_fetched_once_for_many_calls)
 	for (int i = 0; i < 3; i++)
 		get_ok(c, REFERRALS "?$top=2");
 
-	log = request_log();
+	log = peer_log(emu.base);
 	ck_assert_uint_eq(token_requests_in(log), 1);
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 3);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 3);
 	/* the token request is separate: a form, no Authorization header */
-	ck_assert_ptr_null(pcref__json_pointer(nth(log, "POST", "/oauth2/", 0), "/headers/authorization"));
-	ck_assert_str_eq(entry_str(nth(log, "POST", "/oauth2/", 0), "/headers/content-type"),
+	ck_assert_ptr_null(pcref__json_pointer(peer_log_nth(log, "POST", "/oauth2/", 0), "/headers/authorization"));
+	ck_assert_str_eq(peer_log_str(peer_log_nth(log, "POST", "/oauth2/", 0), "/headers/content-type"),
 	                 "application/x-www-form-urlencoded");
 	for (size_t i = 0; i < 3; i++) {
-		const pcref__json *e = nth(log, "GET", REFERRALS, i);
-		ck_assert_str_eq(entry_str(e, "/headers/authorization"), "Bearer");
-		ck_assert_str_eq(entry_str(e, "/headers/accept"), "application/json");
-		ck_assert_str_eq(entry_str(e, "/headers/user-agent"), "libpcref/" PCREF_VERSION_STRING);
-		ck_assert_uint_eq(strlen(entry_str(e, "/headers/ms-correlationid")), 36);
-		ids[i] = entry_str(e, "/headers/ms-requestid");
+		const pcref__json *e = peer_log_nth(log, "GET", REFERRALS, i);
+		ck_assert_str_eq(peer_log_str(e, "/headers/authorization"), "Bearer");
+		ck_assert_str_eq(peer_log_str(e, "/headers/accept"), "application/json");
+		ck_assert_str_eq(peer_log_str(e, "/headers/user-agent"), "libpcref/" PCREF_VERSION_STRING);
+		ck_assert_uint_eq(strlen(peer_log_str(e, "/headers/ms-correlationid")), 36);
+		ids[i] = peer_log_str(e, "/headers/ms-requestid");
 		ck_assert_uint_eq(strlen(ids[i]), 36);
-		ck_assert_str_eq(entry_str(e, "/headers/client-request-id"), ids[i]);
+		ck_assert_str_eq(peer_log_str(e, "/headers/client-request-id"), ids[i]);
 	}
 	/* a fresh request id per call */
 	ck_assert_str_ne(ids[0], ids[1]);
@@ -321,13 +257,13 @@ START_TEST(expired_token_is_renewed_once_and_the_call_succeeds)
 	control("/_control/tokens", "{\"expire_all\":true}");
 	get_ok(c, REFERRALS);
 
-	log = request_log();
+	log = peer_log(emu.base);
 	ck_assert_uint_eq(token_requests_in(log), 2);
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 3);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 3);
 	ck_assert_uint_eq(count_status(log, "GET", REFERRALS, 401), 1);
 	ck_assert_uint_eq(count_status(log, "GET", REFERRALS, 200), 2);
 	/* the retry after the new token is the same logical call */
-	ck_assert_uint_eq(count_request_id(log, entry_str(with_status(log, "GET", REFERRALS, 401),
+	ck_assert_uint_eq(count_request_id(log, peer_log_str(with_status(log, "GET", REFERRALS, 401),
 	                                                  "/headers/ms-requestid")), 2);
 	st = stats_of(c);
 	ck_assert_uint_eq(st.calls, 2);
@@ -351,8 +287,8 @@ START_TEST(a_second_401_is_an_auth_error)
 	ck_assert_int_eq(pcref_error_last()->http_status, 401);
 	ck_assert_str_eq(pcref_error_last()->service_code, "unauthenticated");
 	ck_assert_ptr_nonnull(strstr(pcref_error_last()->message, "listing referrals"));
-	log = request_log();
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 2);   /* refreshed once, retried once */
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 2);   /* refreshed once, retried once */
 	ck_assert_uint_eq(token_requests_in(log), 2);
 	pcref__json_free(log);
 	pcref_connection_free(c);
@@ -372,9 +308,9 @@ START_TEST(revoked_credentials_are_reported_as_such)
 	ck_assert_ptr_nonnull(strstr(pcref_error_last()->message,
 	                             "Partner Center refused the credentials (invalid_grant, AADSTS50126)"));
 	assert_message_has_no_secret();
-	log = request_log();
+	log = peer_log(emu.base);
 	ck_assert_uint_eq(token_requests_in(log), 1);           /* a 4xx is not repeated */
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 0);     /* nothing sent without a token */
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 0);     /* nothing sent without a token */
 	pcref__json_free(log);
 
 	/* with a cached token and refresh token: the 401 leads to the refresh
@@ -386,9 +322,9 @@ START_TEST(revoked_credentials_are_reported_as_such)
 	tu_assert_error(send_req(c, "GET", REFERRALS, NULL, "listing referrals", NULL), PCREF_EAUTH, "renew");
 	ck_assert_str_eq(pcref_error_last()->service_inner_code, "50126");
 	assert_message_has_no_secret();
-	log = request_log();
+	log = peer_log(emu.base);
 	ck_assert_uint_eq(token_requests_in(log), 2);
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 1);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 1);
 	pcref__json_free(log);
 	pcref_connection_free(c);
 }
@@ -418,10 +354,10 @@ START_TEST(token_is_renewed_before_it_expires)
 	get_ok(c, REFERRALS);          /* still fresh: cached */
 	usleep(1900 * 1000);           /* past 90 % of the 2 s lifetime */
 	get_ok(c, REFERRALS);
-	log = request_log();
+	log = peer_log(emu.base);
 	ck_assert_uint_eq(token_requests_in(log), 2);
 	for (size_t i = 0; i < 3; i++)   /* renewed ahead of time: never refused */
-		ck_assert_int_eq(entry_status(nth(log, "GET", REFERRALS, i)), 200);
+		ck_assert_int_eq(peer_log_status(peer_log_nth(log, "GET", REFERRALS, i)), 200);
 	pcref__json_free(log);
 	pcref_connection_free(c);
 }
@@ -556,8 +492,8 @@ START_TEST(static_token_refused_is_not_renewed)
 	tu_assert_error(send_req(c, "GET", REFERRALS, NULL, "listing referrals", NULL), PCREF_EAUTH,
 	                "supply a new one");
 	ck_assert_ptr_null(strstr(pcref_error_last()->message, "some-stale-token"));
-	log = request_log();
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 1);
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 1);
 	ck_assert_uint_eq(token_requests_in(log), 0);
 	pcref__json_free(log);
 	pcref_connection_free(c);
@@ -581,9 +517,9 @@ START_TEST(token_goes_only_to_its_service)
 	tu_assert_error(pcref__http_send(c, &req, NULL), PCREF_EINVALID, "refusing to send");
 	req.allow_any_host = 1;
 	tu_assert_error(pcref__http_send(c, &req, NULL), PCREF_EAUTH, "without any");
-	log = request_log();
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 1);
-	ck_assert_ptr_null(pcref__json_pointer(nth(log, "GET", REFERRALS, 0), "/headers/authorization"));
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 1);
+	ck_assert_ptr_null(pcref__json_pointer(peer_log_nth(log, "GET", REFERRALS, 0), "/headers/authorization"));
 	ck_assert_uint_eq(token_requests_in(log), 0);
 	pcref__json_free(log);
 	pcref_connection_free(c);
@@ -616,15 +552,15 @@ START_TEST(throttled_call_waits_for_retry_after)
 	ck_assert_uint_eq(st.requests, 2);
 	ck_assert_uint_eq(st.retries, 1);
 	ck_assert_uint_eq(st.throttled, 1);
-	log = request_log();
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 2);
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 2);
 	a = with_status(log, "GET", REFERRALS, 429);
 	b = with_status(log, "GET", REFERRALS, 200);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
-	ck_assert_str_eq(entry_str(a, "/headers/ms-requestid"), entry_str(b, "/headers/ms-requestid"));
-	ck_assert_str_eq(entry_str(a, "/headers/ms-correlationid"), entry_str(b, "/headers/ms-correlationid"));
-	ck_assert_str_eq(entry_str(a, "/headers/client-request-id"), entry_str(b, "/headers/client-request-id"));
+	ck_assert_str_eq(peer_log_str(a, "/headers/ms-requestid"), peer_log_str(b, "/headers/ms-requestid"));
+	ck_assert_str_eq(peer_log_str(a, "/headers/ms-correlationid"), peer_log_str(b, "/headers/ms-correlationid"));
+	ck_assert_str_eq(peer_log_str(a, "/headers/client-request-id"), peer_log_str(b, "/headers/client-request-id"));
 	pcref__json_free(log);
 	pcref_connection_free(c);
 }
@@ -668,8 +604,8 @@ START_TEST(long_retry_after_fails_at_once)
 	ck_assert_int_lt(now_ms() - t0, 1000);
 	ck_assert_ptr_nonnull(strstr(pcref_error_last()->message, "retry_after_max_ms"));
 	ck_assert_int_eq(pcref_error_last()->http_status, 429);
-	log = request_log();
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 1);
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 1);
 	pcref__json_free(log);
 	pcref_connection_free(c);
 }
@@ -698,8 +634,8 @@ START_TEST(burst_of_500s_is_retried_to_success)
 	pcref_connection_stats st;
 	fault("{\"method\":\"GET\",\"path\":\"^/v1.0/engagements/referrals$\",\"status\":500,\"count\":3}");
 	get_ok(c, REFERRALS);
-	log = request_log();
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 4);
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 4);
 	ck_assert_uint_eq(count_status(log, "GET", REFERRALS, 500), 3);
 	ck_assert_uint_eq(count_status(log, "GET", REFERRALS, 200), 1);
 	st = stats_of(c);
@@ -723,8 +659,8 @@ START_TEST(persistent_500s_give_a_service_error)
 	ck_assert_int_eq(pcref_error_last()->http_status, 500);
 	ck_assert_str_eq(pcref_error_last()->service_code, "generalException");
 	ck_assert_ptr_nonnull(strstr(pcref_error_last()->message, "Partner Center failed listing referrals (500"));
-	log = request_log();
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 3);
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 3);
 	pcref__json_free(log);
 	pcref_connection_free(c);
 }
@@ -740,8 +676,8 @@ START_TEST(post_is_repeated_after_429_but_not_after_500)
 	fault("{\"method\":\"POST\",\"path\":\"^/v1.0/engagements/referrals$\",\"status\":500}");
 	tu_assert_error(send_req(c, "POST", REFERRALS, create_body, "creating a referral", NULL),
 	                PCREF_ESERVICE, "creating a referral");
-	log = request_log();
-	ck_assert_uint_eq(count(log, "POST", REFERRALS), 1);   /* it may have been created */
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "POST", REFERRALS), 1);   /* it may have been created */
 	pcref__json_free(log);
 
 	clear_log();
@@ -751,8 +687,8 @@ START_TEST(post_is_repeated_after_429_but_not_after_500)
 	ck_assert_int_eq(resp.status, 200);
 	ck_assert_ptr_nonnull(strstr(resp.body, "\"Fabrikam\""));
 	pcref__http_response_dispose(&resp);
-	log = request_log();
-	ck_assert_uint_eq(count(log, "POST", REFERRALS), 2);   /* a 429 was not processed */
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "POST", REFERRALS), 2);   /* a 429 was not processed */
 	ck_assert_uint_eq(count_status(log, "POST", REFERRALS, 429), 1);
 	ck_assert_uint_eq(count_status(log, "POST", REFERRALS, 200), 1);
 	pcref__json_free(log);
@@ -767,9 +703,9 @@ START_TEST(post_is_repeated_after_429_but_not_after_500)
 	req.body_len = strlen(create_body);
 	req.retry_unsafe = 1;
 	ck_assert_int_eq(pcref__http_send(c, &req, NULL), PCREF_OK);
-	log = request_log();
-	ck_assert_uint_eq(count(log, "POST", REFERRALS), 2);
-	ck_assert_str_eq(entry_str(nth(log, "POST", REFERRALS, 0), "/headers/content-type"), "application/json");
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "POST", REFERRALS), 2);
+	ck_assert_str_eq(peer_log_str(peer_log_nth(log, "POST", REFERRALS, 0), "/headers/content-type"), "application/json");
 	pcref__json_free(log);
 	pcref_connection_free(c);
 }
@@ -787,8 +723,8 @@ START_TEST(dropped_get_is_retried)
 	 * died, so the second is certainly ours to retry */
 	fault("{\"method\":\"GET\",\"path\":\"^/v1.0/engagements/referrals$\",\"action\":\"drop\",\"count\":2}");
 	get_ok(c, REFERRALS);
-	log = request_log();
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 3);
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 3);
 	ck_assert_uint_eq(count_status(log, "GET", REFERRALS, 0), 2);
 	ck_assert_uint_eq(count_status(log, "GET", REFERRALS, 200), 1);
 	st = stats_of(c);
@@ -808,8 +744,8 @@ START_TEST(dropped_post_is_not_repeated)
 	fault("{\"method\":\"POST\",\"path\":\"^/v1.0/engagements/referrals$\",\"action\":\"drop\"}");
 	tu_assert_error(send_req(c, "POST", REFERRALS, create_body, "creating a referral", NULL),
 	                PCREF_ENETWORK, "not repeated");
-	log = request_log();
-	ck_assert_uint_eq(count(log, "POST", REFERRALS), 1);
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "POST", REFERRALS), 1);
 	pcref__json_free(log);
 	ck_assert_uint_eq(stats_of(c).transport_errors, 1);
 	pcref_connection_free(c);
@@ -889,9 +825,9 @@ START_TEST(stale_if_match_is_a_conflict)
 	ck_assert_ptr_nonnull(strstr(resp.body, "preconditionFailed"));
 	ck_assert_ptr_nonnull(pcref__http_header_get(&resp, "ms-requestid"));
 	pcref__http_response_dispose(&resp);
-	log = request_log();
-	ck_assert_uint_eq(count(log, "PATCH", REFERRALS), 1);
-	ck_assert_str_eq(entry_str(nth(log, "PATCH", REFERRALS, 0), "/headers/content-type"),
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "PATCH", REFERRALS), 1);
+	ck_assert_str_eq(peer_log_str(peer_log_nth(log, "PATCH", REFERRALS, 0), "/headers/content-type"),
 	                 "application/json-patch+json");
 	pcref__json_free(log);
 	pcref_connection_free(c);
@@ -955,8 +891,8 @@ START_TEST(redirects_are_not_followed)
 	ck_assert_ptr_nonnull(strstr(pcref_error_last()->message, "https://elsewhere.example.com/steal"));
 	ck_assert_int_eq(resp.status, 302);
 	pcref__http_response_dispose(&resp);
-	log = request_log();
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 1);
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 1);
 	pcref__json_free(log);
 	ck_assert_uint_eq(stats_of(c).responses_3xx, 1);
 	pcref_connection_free(c);
@@ -976,8 +912,8 @@ START_TEST(oversize_response_is_a_protocol_error)
 	tu_assert_error(send_req(c, "GET", REFERRALS, NULL, "listing referrals", NULL), PCREF_EPROTOCOL,
 	                "max_response_bytes (4096 bytes)");
 	ck_assert_int_eq(pcref_error_last()->http_status, 200);
-	log = request_log();
-	ck_assert_uint_eq(count(log, "GET", REFERRALS), 1);   /* not repeated */
+	log = peer_log(emu.base);
+	ck_assert_uint_eq(peer_log_count(log, "GET", REFERRALS), 1);   /* not repeated */
 	pcref__json_free(log);
 	pcref_connection_free(c);
 }
@@ -1104,10 +1040,10 @@ START_TEST(counters_match_the_request_log)
 	get_ok(c, REFERRALS "?$top=1");                                    /* 401, token, 200 */
 
 	st = stats_of(c);
-	log = request_log();
+	log = peer_log(emu.base);
 	for (size_t i = 0; i < log->u.arr.len; i++) {
 		const pcref__json *e = log->u.arr.items[i];
-		int status = entry_status(e);
+		int status = peer_log_status(e);
 		if (is_token_request(e)) {
 			tokens++;
 			continue;

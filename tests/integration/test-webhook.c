@@ -103,17 +103,8 @@ static pcref_webhook_verifier *verifier_for_emulator(void)
 /* How many certificate downloads the emulator served. */
 static size_t certificate_requests(void)
 {
-	char *text = NULL;
-	pcref__json *log = NULL;
-	size_t n = 0;
-	ck_assert_int_eq(peer_control(emu.base, "GET", "/_control/requests", NULL, &text), 200);
-	ck_assert_int_eq(pcref__json_parse(&log, text, strlen(text), "request log"), PCREF_OK);
-	free(text);
-	for (size_t i = 0; i < log->u.arr.len; i++) {
-		const char *path = pcref__json_string(pcref__json_get(log->u.arr.items[i], "path"));
-		if (path && strncmp(path, "/cert/", 6) == 0)
-			n++;
-	}
+	pcref__json *log = peer_log(emu.base);
+	size_t n = peer_log_count(log, "GET", "/cert/");
 	pcref__json_free(log);
 	return n;
 }

@@ -601,10 +601,6 @@ _STATUS_MIX = ((("New", "Pending"), 20), (("New", "Received"), 5), (("Active", "
                (("Closed", "Expired"), 2))
 
 
-def _rng_uuid(rng):
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
 def _person(rng, domain):
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     return {"firstName": first, "lastName": last, "phoneNumber": f"+1425{rng.randrange(10**6, 10**7)}",
@@ -621,7 +617,8 @@ def synth_referral(rng, created, *, rtype, status, substatus, direction, now):
     updated = created if status == "New" else rng.randrange(created, now + 1)
     incoming = direction == "Incoming"
     ref = {
-        "id": _rng_uuid(rng), "engagementId": _rng_uuid(rng),
+        # ids are always fresh, seed or not: two generate calls never collide
+        "id": str(uuid.uuid4()), "engagementId": str(uuid.uuid4()),
         "name": f"{company} - {rng.choice(_TOPICS)}",
         "createdDateTime": format_ticks(created), "updatedDateTime": format_ticks(updated),
         "expirationDateTime": format_ticks(created + EXPIRY_TICKS) if incoming and status == "New" else None,

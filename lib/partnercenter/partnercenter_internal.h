@@ -1,0 +1,16 @@
+/* The Partner Center client's representation. */
+#ifndef PCREF_PARTNERCENTER_INTERNAL_H
+#define PCREF_PARTNERCENTER_INTERNAL_H
+
+#include <stdio.h>
+
+#include "pcref/partnercenter.h"
+#include "../net/http.h"
+#include "../model/referral_internal.h"
+
+struct pcref_partner_center {
+	pcref_connection *referrals;  /* referenced */
+	pcref_connection *webhooks;   /* referenced, may be NULL */
+};
+
+#endif
