@@ -412,7 +412,8 @@ static int read_col(dyn *d, pcref_opportunity *o, const dyn_col *c, const pcref_
 			rc = pcref_opportunity_set_flag(o, c->field, v->u.boolean);
 		else if (c->kind == DYN_STATE && pcref__json_number(v, &num) == 0 && num >= 0 && num <= 2)
 			rc = pcref_opportunity_set_text(o, c->field, state_names[(int)num]);
-		pcref_error_clear(); /* a value of another type is left unset */
+		if (rc == PCREF_OK)
+			pcref_error_clear(); /* a value of another type is left unset */
 		break;
 	}
 	pcref__buf_dispose(&key);
@@ -496,6 +497,19 @@ static int sol_rows_cb(dyn *d, const pcref__json *rows, void *payload)
 	return rc;
 }
 
+/* A failed read of the solution entity set: a missing set is a setup
+ * problem, not a missing record. */
+static int solution_error(dyn *d, int rc)
+{
+	if (rc == PCREF_ENOTFOUND)
+		return pcref__error_prefix(PCREF_EINVALID, "the solution entity set '%s' is not in the environment: "
+		                           "install the Partner Center connector's solution or set "
+		                           "entities.solution in the mapping", d->solution_set);
+	if (rc < 0 && rc != PCREF_ENOMEM)
+		return pcref__error_prefix(rc, "reading the solutions (entity set '%s' of the mapping)", d->solution_set);
+	return rc;
+}
+
 /* Fill the solution lists of opportunities, a few dozen per query. */
 #define SOL_IDS_PER_QUERY 40
 static int fetch_solutions(dyn *d, pcref_opportunity **recs, size_t n)
@@ -517,9 +531,7 @@ static int fetch_solutions(dyn *d, pcref_opportunity **recs, size_t n)
 		if ((rc = pcref__buf_detach(&url, &u, NULL)) == PCREF_OK)
 			rc = query(d, u, 1, "reading the Microsoft solutions of opportunities", sol_rows_cb, &f);
 	}
-	if (rc < 0 && rc != PCREF_ENOMEM)
-		pcref__error_prefix(rc, "reading the solutions (entity set '%s' of the mapping)", d->solution_set);
-	return rc;
+	return solution_error(d, rc);
 }
 
 /* ---- reading records ------------------------------------------------------------------- */
@@ -716,6 +728,8 @@ static int write_col(dyn *d, pcref__json *body, const dyn_col *c, const pcref_op
 	const dyn_pair *p;
 	char date[PCREF__TIME_BUFSZ];
 	int rc;
+	if (c->kind == DYN_STATE && !clear)
+		return PCREF_OK; /* not valid on create (A.15): a record starts open */
 	if (!pcref_opportunity_has(o, c->field)) {
 		if (!clear || c->kind == DYN_STATE)
 			return PCREF_OK;
@@ -1118,7 +1132,6 @@ static int dyn_ensure_contact(pcref_opportunity *opp, void *payload)
 static int find_link(dyn *d, const char *id, const char *solution_id, pcref__json **row)
 {
 	pcref__buf url = PCREF__BUF_INIT, filter = PCREF__BUF_INIT, sel = PCREF__BUF_INIT;
-	int rc;
 	pcref__buf_printf(&filter, "%s eq %s and %s eq ", d->sol_opp_value, id, d->sol_id_col);
 	odata_string(&filter, solution_id);
 	pcref__buf_printf(&sel, "%s,%s", d->solution_pk, d->sol_name_col);
@@ -1128,10 +1141,7 @@ static int find_link(dyn *d, const char *id, const char *solution_id, pcref__jso
 	add_param(&url, "$top", "1");
 	pcref__buf_dispose(&filter);
 	pcref__buf_dispose(&sel);
-	rc = query_first(d, &url, "looking up a solution link", row);
-	if (rc < 0 && rc != PCREF_ENOMEM)
-		pcref__error_prefix(rc, "reading the solutions (entity set '%s' of the mapping)", d->solution_set);
-	return rc;
+	return solution_error(d, query_first(d, &url, "looking up a solution link", row));
 }
 
 static int check_link_args(const char *id, const char *solution_id)
