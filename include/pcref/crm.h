@@ -60,7 +60,7 @@ PCREF_API int pcref_crm_memory_new(pcref_crm **out, const char *config_json);
  * (`https://contoso.crm.dynamics.com`; requests go to `/api/data/v9.2/...`)
  * and which authenticates as the environment's application user, usually
  * with #PCREF_AUTH_CLIENT_CREDENTIALS and the scope
- * `https://contoso.crm.dynamics.com/.default`.
+ * `https://contoso.crm.dynamics.com/.default` (see @ref dynamics).
  *
  * The mapping says which column holds which field (pcref_mapping_column())
  * and which entity set plays each role (pcref_mapping_entity()); a field
