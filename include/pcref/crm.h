@@ -5,9 +5,10 @@
  * @defgroup pcref_crm CRM
  * @{
  *
- * Built-in backends are opened by name: `"memory"` (an in-process CRM for
- * tests and sandboxes) with pcref_crm_memory_new(), and the network CRMs
- * (`"dynamics"`, later `"salesforce"`) once their layers are in. A host plugs
+ * Built-in backends: `"memory"` (an in-process CRM for tests and sandboxes)
+ * with pcref_crm_memory_new(), `"dynamics"` (Dynamics 365 Sales over the
+ * Dataverse Web API) with pcref_crm_dynamics_new(), and later
+ * `"salesforce"`. A host plugs
  * in its own CRM with pcref_crm_new() and a #pcref_crm_backend
  * (pcref/sys/crm_backend.h).
  *
@@ -19,6 +20,8 @@
 #define PCREF_CRM_H
 
 #include "common.h"
+#include "connection.h"
+#include "mapping.h"
 #include "opportunity.h"
 
 PCREF_BEGIN_DECLS
@@ -49,6 +52,42 @@ PCREF_API int pcref_crm_new(pcref_crm **out, const struct pcref_crm_backend *bac
  * @since 0.1
  */
 PCREF_API int pcref_crm_memory_new(pcref_crm **out, const char *config_json);
+
+/**
+ * @brief Open Dynamics 365 Sales (Microsoft Dataverse Web API v9.2) as a CRM.
+ *
+ * Every call goes through `conn`, whose base URL is the environment's URL
+ * (`https://contoso.crm.dynamics.com`; requests go to `/api/data/v9.2/...`)
+ * and which authenticates as the environment's application user, usually
+ * with #PCREF_AUTH_CLIENT_CREDENTIALS and the scope
+ * `https://contoso.crm.dynamics.com/.default` (see @ref dynamics).
+ *
+ * The mapping says which column holds which field (pcref_mapping_column())
+ * and which entity set plays each role (pcref_mapping_entity()); a field
+ * mapped to NULL is neither read nor written. Lookups (currency, account,
+ * contact, owner) are written with `<column>@odata.bind` and read back from
+ * `_<column>_value`; a currency is given and returned as its ISO code and
+ * an owner as the user's `internalemailaddress`. #PCREF_FIELD_VERSION is the
+ * row's `@odata.etag`. The account and contact detail fields of a record
+ * are read from its account and contact (and written only by
+ * pcref_crm_ensure_account() and pcref_crm_ensure_contact());
+ * #PCREF_FIELD_CLOSE_REASON is not a column of the opportunity but goes to
+ * the close activity (its mapped column, by default `description`, of the
+ * `OpportunityClose` that pcref_crm_close_opportunity() sends).
+ *
+ * Batches (pcref_crm_batch_begin()): see #pcref_crm_backend::batch_begin.
+ *
+ * @param[out] out the CRM; free with pcref_crm_free().
+ * @param conn the connection to the environment; the CRM keeps its own
+ *        reference, so the caller may free it at once.
+ * @param mapping the field mapping (copied), or NULL for the defaults of
+ *        pcref_mapping_new(`"dynamics"`).
+ * @return #PCREF_OK; #PCREF_EINVALID when `out` or `conn` is NULL or the
+ *         mapping is for another backend; #PCREF_ENOMEM. No network traffic
+ *         happens until the first call.
+ * @since 0.1
+ */
+PCREF_API int pcref_crm_dynamics_new(pcref_crm **out, pcref_connection *conn, const pcref_mapping *mapping);
 
 /** @brief Free a CRM (the backend's `destroy` runs). NULL is ignored. @since 0.1 */
 PCREF_API void pcref_crm_free(pcref_crm *crm);

@@ -100,9 +100,29 @@ typedef struct pcref_crm_backend {
 	int (*resolve_currency)(const char *iso_code, void *payload);
 	/** Whether the CRM has a user with this email; #PCREF_ENOTFOUND naming it if not. */
 	int (*resolve_user)(const char *email, void *payload);
-	/** Start collecting writes to send together (optional). */
+	/**
+	 * Start collecting writes to send together (optional).
+	 *
+	 * Until batch_commit, the backend may hold back the writes made with
+	 * `out` NULL — create_opportunity, update_opportunity, create_lead,
+	 * update_lead and add_solution — and send them together. Such a call
+	 * returns #PCREF_OK once its write is held back (what can be checked
+	 * without writing — a malformed record, a missing currency or user —
+	 * still fails at once); the write's own failure is reported by
+	 * batch_commit. A write with a non-NULL `out`, close_opportunity and
+	 * remove_solution first send what is held back, then run on their own,
+	 * so `out` is filled as usual and the order of writes is kept. Reads
+	 * (and the account and contact look-ups) do not see held-back writes.
+	 * Writes still held back when the CRM is freed are dropped. The
+	 * Dynamics 365 backend sends them as one `$batch` request holding one
+	 * change set (all or nothing), 1000 writes per request at most.
+	 */
 	int (*batch_begin)(void *payload);
-	/** Send the writes collected since batch_begin (optional). */
+	/**
+	 * Send the writes held back since batch_begin (optional) and end the
+	 * batch. On failure the code and message are those of the write that
+	 * failed, and the held-back writes are dropped.
+	 */
 	int (*batch_commit)(void *payload);
 } pcref_crm_backend;
 

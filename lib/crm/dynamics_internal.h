@@ -1,0 +1,111 @@
+/* The Dynamics 365 (Dataverse Web API v9.2) backend's state, shared by
+ * dynamics.c (records, lookups, listing) and dynamics_batch.c ($batch). */
+#ifndef PCREF_CRM_DYNAMICS_INTERNAL_H
+#define PCREF_CRM_DYNAMICS_INTERNAL_H
+
+#include "crm_internal.h"
+#include "../net/http.h"
+
+/* Every path the backend sends starts here (A.0). */
+#define DYN_API "/api/data/v9.2/"
+/* Rows per page of a listing (Prefer: odata.maxpagesize, A.10; the service
+ * allows up to 5000). One page is held in memory at a time. */
+#define DYN_PAGE_SIZE 500
+/* Operations per $batch request (the service takes at most 1000, A.12). */
+#define DYN_BATCH_MAX 1000
+
+/* How a column's value is converted. */
+enum {
+	DYN_TEXT,      /* Edm.String */
+	DYN_FLEX,      /* text or a choice value (the connector's "How can Microsoft help?") */
+	DYN_NUMBER,    /* Money / Decimal */
+	DYN_DATE,      /* date-only "YYYY-MM-DD" */
+	DYN_FLAG,      /* Edm.Boolean */
+	DYN_STATE,     /* statecode: 0 open, 1 won (qualified), 2 lost (disqualified) */
+	DYN_CURRENCY,  /* lookup to the currency set, given as the ISO code */
+	DYN_LOOKUP,    /* lookup to `target`, given as the row id */
+	DYN_OWNER      /* lookup to the user set, given as the user's email */
+};
+
+typedef struct dyn_col {
+	int field;          /* PCREF_FIELD_* */
+	const char *name;   /* column, or navigation property of a lookup (borrowed) */
+	int kind;           /* DYN_* */
+	const char *target; /* entity set a DYN_LOOKUP binds to */
+} dyn_col;
+
+/* An entity the backend reads records from: opportunities or leads. */
+typedef struct dyn_table {
+	const char *set;    /* entity set */
+	const char *pk;     /* primary key column */
+	const char *modified;
+	const char *noun;   /* "opportunity" / "lead", for messages */
+	int lead;
+	dyn_col cols[PCREF__OPP_FIELDS];
+	size_t ncols;
+	char *select;       /* $select value */
+	char *expand;       /* $expand value, NULL when nothing is expanded */
+} dyn_table;
+
+/* A cached pair: currency (ISO code, id) or user (email or NULL, id). */
+typedef struct dyn_pair {
+	char *key;
+	char *id;
+} dyn_pair;
+
+/* A write held back by an open batch. */
+typedef struct dyn_op {
+	char *method;
+	char *path;         /* DYN_API... */
+	char *body;         /* JSON */
+	char *if_match;     /* or NULL */
+	char *what;         /* "creating opportunity 'X'" */
+	char *link;         /* add_solution: "<opportunity id> <solution id>", else NULL */
+} dyn_op;
+
+typedef struct dyn {
+	pcref_connection *conn;
+	pcref_mapping *map;              /* our own copy */
+	pcref__json *defaults;           /* the mapping's required_defaults (opportunity, lead) */
+	dyn_table opp, lead;
+	char *lead_pk;
+	char *opp_pk;
+	const char *account_set, *contact_set, *currency_set, *user_set, *solution_set;
+	char *account_pk, *contact_pk, *currency_pk, *user_pk, *solution_pk;
+	char *sol_id_col, *sol_name_col, *sol_opp_nav, *sol_opp_value;
+	const char *account_nav;         /* opportunity -> account navigation property, or NULL */
+	const char *contact_nav;
+	const char *account_cols[PCREF_FIELD_ACCOUNT_ADDRESS2 - PCREF_FIELD_ACCOUNT_NAME + 1];
+	const char *contact_cols[PCREF_FIELD_CONTACT_PHONE - PCREF_FIELD_CONTACT_FIRST_NAME + 1];
+	const char *close_reason_col;    /* column of the OpportunityClose, or NULL */
+	dyn_pair *currencies;
+	size_t ncurrencies, cap_currencies;
+	dyn_pair *users;
+	size_t nusers, cap_users;
+	int in_batch;
+	dyn_op *ops;
+	size_t nops, cap_ops;
+} dyn;
+
+/* Send one request with the OData headers. `body` may be NULL; `prefer` and
+ * `if_match` may be NULL. With `out`, a JSON answer is parsed into it
+ * (NULL when the answer had no body). */
+int pcref__dyn_send(dyn *d, const char *method, const char *url, const char *body, const char *if_match,
+                    const char *prefer, const char *what, pcref__json **out);
+
+/* ---- dynamics_batch.c ---------------------------------------------------- */
+/* Hold a write back until the batch is committed. Takes nothing over: every
+ * string is copied. */
+int pcref__dyn_queue(dyn *d, const char *method, const char *path, const char *body, const char *if_match,
+                     const char *what, const char *link);
+/* Whether an add_solution for this pair is queued already. */
+int pcref__dyn_queued_link(const dyn *d, const char *link);
+/* Send what is queued (one $batch with one change set per DYN_BATCH_MAX
+ * writes) and empty the queue, whatever happens. */
+int pcref__dyn_flush(dyn *d);
+void pcref__dyn_queue_clear(dyn *d);
+/* The vtable's batch members. */
+int pcref__dyn_batch_begin(void *payload);
+int pcref__dyn_batch_commit(void *payload);
+
+#endif
