@@ -510,8 +510,10 @@ static int solution_error(dyn *d, int rc)
 	return rc;
 }
 
-/* Fill the solution lists of opportunities, a few dozen per query. */
-#define SOL_IDS_PER_QUERY 40
+/* Fill the solution lists of opportunities, 100 per query: an "or" of 100
+ * id comparisons keeps the URL near 8 KB, far below the service's ~32 KB
+ * limit (A.10), and a page of 500 needs 5 queries. */
+#define SOL_IDS_PER_QUERY 100
 static int fetch_solutions(dyn *d, pcref_opportunity **recs, size_t n)
 {
 	int rc = PCREF_OK;
