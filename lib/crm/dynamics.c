@@ -455,6 +455,16 @@ static int row_to_record(dyn *d, const dyn_table *t, const pcref__json *row, pcr
 	for (size_t i = 0; i < t->ncols; i++)
 		if ((rc = read_col(d, o, &t->cols[i], row)) < 0)
 			goto fail;
+	for (size_t i = 0; !t->lead && i < d->nextras; i++) {
+		const pcref__json *v = pcref__json_get(row, d->extras[i]);
+		pcref__json *copy;
+		if (!v || v->type == PCREF__JSON_NULL)
+			continue;
+		if (!(copy = pcref__json_dup(v)) || pcref__json_set(o->extra, d->extras[i], copy) < 0) {
+			rc = pcref__error_nomem();
+			goto fail;
+		}
+	}
 	if (!t->lead &&
 	    (((d->account_nav && (rc = read_related(o, pcref__json_get(row, d->account_nav), d->account_cols,
 	                                            PCREF_FIELD_ACCOUNT_NAME, PCREF_FIELD_ACCOUNT_ADDRESS2)) < 0)) ||
@@ -866,6 +876,12 @@ static int create(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, c
 		return pcref__error_nomem();
 	for (size_t i = 0; i < t->ncols && rc == PCREF_OK; i++)
 		rc = write_col(d, body, &t->cols[i], o, 0, t->noun);
+	for (size_t i = 0; rc == PCREF_OK && !t->lead && i < d->nextras; i++) {
+		const pcref__json *v = pcref__json_get(o->extra, d->extras[i]);
+		pcref__json *copy;
+		if (v && (!(copy = pcref__json_dup(v)) || pcref__json_set(body, d->extras[i], copy) < 0))
+			rc = pcref__error_nomem();
+	}
 	if (rc == PCREF_OK)
 		rc = add_defaults(d, body, t->lead ? "lead" : "opportunity");
 	if (rc == PCREF_OK) {
@@ -1311,6 +1327,7 @@ static void dyn_destroy(void *payload)
 	pcref__dealloc(d->sol_opp_nav);
 	pcref__dealloc(d->sol_opp_value);
 	pcref__json_free(d->defaults);
+	pcref__dealloc((void *)d->extras);
 	pcref_mapping_free(d->map);
 	pcref_connection_free(d->conn);
 	pcref__dealloc(d);
@@ -1327,8 +1344,8 @@ static void add_col(dyn_table *t, int field, const char *name, int kind, const c
 	t->ncols++;
 }
 
-/* $select: the key, the modified time and every mapped column. */
-static int build_select(dyn_table *t)
+/* $select: the key, the modified time, every mapped column and the custom ones. */
+static int build_select(dyn_table *t, const char *const *extras, size_t nextras)
 {
 	pcref__buf b = PCREF__BUF_INIT;
 	pcref__buf_printf(&b, "%s,%s", t->pk, t->modified);
@@ -1336,6 +1353,8 @@ static int build_select(dyn_table *t)
 		int lookup = t->cols[i].kind == DYN_CURRENCY || t->cols[i].kind == DYN_LOOKUP || t->cols[i].kind == DYN_OWNER;
 		pcref__buf_printf(&b, lookup ? ",_%s_value" : ",%s", t->cols[i].name);
 	}
+	for (size_t i = 0; i < nextras; i++)
+		pcref__buf_printf(&b, ",%s", extras[i]);
 	return pcref__buf_detach(&b, &t->select, NULL);
 }
 
@@ -1392,7 +1411,14 @@ static int build_opportunity(dyn *d)
 	if (exp.len && pcref__buf_detach(&exp, &t->expand, NULL) < 0)
 		return PCREF_ENOMEM;
 	pcref__buf_dispose(&exp);
-	return build_select(t);
+	/* custom field mappings (R-32): the CRM side's columns, read into and
+	 * written from the record's extra fields of the same names */
+	if ((d->nextras = pcref_mapping_extra_count(m)) &&
+	    !(d->extras = pcref__calloc(d->nextras, sizeof(*d->extras))))
+		return pcref__error_nomem();
+	for (size_t i = 0; i < d->nextras; i++)
+		d->extras[i] = pcref_mapping_extra_crm(m, i);
+	return build_select(t, d->extras, d->nextras);
 }
 
 /* Leads (R-22) have the standard lead columns; only the referral id's
@@ -1418,7 +1444,7 @@ static int build_lead(dyn *d)
 	add_col(t, PCREF_FIELD_NOTES, "description", DYN_TEXT, NULL);
 	add_col(t, PCREF_FIELD_STATE, "statecode", DYN_STATE, NULL);
 	add_col(t, PCREF_FIELD_REFERRAL_ID, pcref_mapping_column(d->map, PCREF_FIELD_REFERRAL_ID), DYN_TEXT, NULL);
-	return build_select(t);
+	return build_select(t, NULL, 0);
 }
 
 /* The solution link rows' columns, named after the set's publisher prefix

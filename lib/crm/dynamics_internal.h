@@ -78,6 +78,8 @@ typedef struct dyn {
 	const char *account_cols[PCREF_FIELD_ACCOUNT_ADDRESS2 - PCREF_FIELD_ACCOUNT_NAME + 1];
 	const char *contact_cols[PCREF_FIELD_CONTACT_PHONE - PCREF_FIELD_CONTACT_FIRST_NAME + 1];
 	const char *close_reason_col;    /* column of the OpportunityClose, or NULL */
+	const char **extras;             /* the mapping's custom columns, borrowed */
+	size_t nextras;
 	dyn_pair *currencies;
 	size_t ncurrencies, cap_currencies;
 	dyn_pair *users;
