@@ -64,7 +64,9 @@ PCREF_API int pcref_crm_memory_new(pcref_crm **out, const char *config_json);
  *
  * The mapping says which column holds which field (pcref_mapping_column())
  * and which entity set plays each role (pcref_mapping_entity()); a field
- * mapped to NULL is neither read nor written. Lookups (currency, account,
+ * mapped to NULL is neither read nor written; the CRM columns of the
+ * mapping's custom field mappings are read into the record's extra fields
+ * of the same names and written from them on create. Lookups (currency, account,
  * contact, owner) are written with `<column>@odata.bind` and read back from
  * `_<column>_value`; a currency is given and returned as its ISO code and
  * an owner as the user's `internalemailaddress`. #PCREF_FIELD_VERSION is the

@@ -14,7 +14,7 @@ static const char *const state_names[] = { "open", "won", "lost" };
 /* ---- small helpers ----------------------------------------------------------- */
 
 /* A Dataverse row id: a GUID (8-4-4-4-12 hex digits). */
-static int is_guid(const char *s)
+int pcref__dyn_is_guid(const char *s)
 {
 	if (!s || strlen(s) != 36)
 		return 0;
@@ -29,7 +29,7 @@ static int is_guid(const char *s)
 	return 1;
 }
 
-static int not_a_row(const char *noun, const char *id)
+int pcref__dyn_not_a_row(const char *noun, const char *id)
 {
 	return pcref__error(PCREF_ENOTFOUND, "Dynamics 365 has no %s with id '%.80s' (a record id is a GUID such "
 	                    "as 00000000-0000-0000-0000-000000000000)", noun, id ? id : "(null)");
@@ -54,9 +54,7 @@ static char *pk_of_set(const char *set)
 	return out;
 }
 
-/* An OData string literal ('...' with quotes doubled), percent-encoded for a
- * query string when `escape`. */
-static void odata_string(pcref__buf *b, const char *s)
+void pcref__dyn_odata_string(pcref__buf *b, const char *s)
 {
 	pcref__buf_putc(b, '\'');
 	for (; *s; s++) {
@@ -68,7 +66,7 @@ static void odata_string(pcref__buf *b, const char *s)
 }
 
 /* Append "&name=<escaped value>" (or "?name=..." first). */
-static void add_param(pcref__buf *url, const char *name, const char *value)
+void pcref__dyn_add_param(pcref__buf *url, const char *name, const char *value)
 {
 	if (!value)
 		return;
@@ -78,7 +76,7 @@ static void add_param(pcref__buf *url, const char *name, const char *value)
 	pcref__http_url_escape(url, value);
 }
 
-static void set_path(pcref__buf *url, const char *set, const char *id)
+void pcref__dyn_set_path(pcref__buf *url, const char *set, const char *id)
 {
 	pcref__buf_printf(url, DYN_API "%s", set);
 	if (id)
@@ -178,7 +176,7 @@ static int first_row_cb(dyn *d, const pcref__json *rows, void *payload)
 	return PCREF_OK;
 }
 
-static int query_first(dyn *d, pcref__buf *url, const char *what, pcref__json **row)
+int pcref__dyn_query_first(dyn *d, pcref__buf *url, const char *what, pcref__json **row)
 {
 	char *u;
 	int rc;
@@ -227,15 +225,15 @@ static int find_currency(dyn *d, const char *iso, const dyn_pair **out)
 		return PCREF_OK;
 	snprintf(what, sizeof(what), "looking up currency '%.8s'", iso);
 	pcref__buf_printf(&filter, "isocurrencycode eq ");
-	odata_string(&filter, iso);
+	pcref__dyn_odata_string(&filter, iso);
 	pcref__buf_puts(&filter, " and statecode eq 0");
 	pcref__buf_printf(&sel, "%s,isocurrencycode", d->currency_pk);
-	set_path(&url, d->currency_set, NULL);
-	add_param(&url, "$select", sel.data);
-	add_param(&url, "$filter", filter.data);
+	pcref__dyn_set_path(&url, d->currency_set, NULL);
+	pcref__dyn_add_param(&url, "$select", sel.data);
+	pcref__dyn_add_param(&url, "$filter", filter.data);
 	pcref__buf_dispose(&filter);
 	pcref__buf_dispose(&sel);
-	if ((rc = query_first(d, &url, what, &row)) < 0)
+	if ((rc = pcref__dyn_query_first(d, &url, what, &row)) < 0)
 		return rc;
 	id = pcref__json_string(pcref__json_get(row, d->currency_pk));
 	if (!id) {
@@ -261,8 +259,8 @@ static int currency_code(dyn *d, const char *id, const char **iso)
 		*iso = p->key;
 		return PCREF_OK;
 	}
-	set_path(&url, d->currency_set, id);
-	add_param(&url, "$select", "isocurrencycode");
+	pcref__dyn_set_path(&url, d->currency_set, id);
+	pcref__dyn_add_param(&url, "$select", "isocurrencycode");
 	if ((rc = pcref__buf_detach(&url, &u, NULL)) < 0)
 		return rc;
 	rc = pcref__dyn_send(d, "GET", u, NULL, NULL, NULL, "reading a currency", &row);
@@ -284,15 +282,15 @@ static int find_user(dyn *d, const char *email, const dyn_pair **out)
 	if ((*out = cached(d->users, d->nusers, email, NULL)))
 		return PCREF_OK;
 	pcref__buf_puts(&filter, "internalemailaddress eq ");
-	odata_string(&filter, email);
+	pcref__dyn_odata_string(&filter, email);
 	pcref__buf_puts(&filter, " and isdisabled eq false");
 	pcref__buf_printf(&sel, "%s,internalemailaddress", d->user_pk);
-	set_path(&url, d->user_set, NULL);
-	add_param(&url, "$select", sel.data);
-	add_param(&url, "$filter", filter.data);
+	pcref__dyn_set_path(&url, d->user_set, NULL);
+	pcref__dyn_add_param(&url, "$select", sel.data);
+	pcref__dyn_add_param(&url, "$filter", filter.data);
 	pcref__buf_dispose(&filter);
 	pcref__buf_dispose(&sel);
-	if ((rc = query_first(d, &url, "looking up a user", &row)) < 0)
+	if ((rc = pcref__dyn_query_first(d, &url, "looking up a user", &row)) < 0)
 		return rc;
 	id = pcref__json_string(pcref__json_get(row, d->user_pk));
 	if (!id) {
@@ -317,8 +315,8 @@ static int user_email(dyn *d, const char *id, const char **email)
 		*email = p->key;
 		return PCREF_OK;
 	}
-	set_path(&url, d->user_set, id);
-	add_param(&url, "$select", "internalemailaddress");
+	pcref__dyn_set_path(&url, d->user_set, id);
+	pcref__dyn_add_param(&url, "$select", "internalemailaddress");
 	if ((rc = pcref__buf_detach(&url, &u, NULL)) < 0)
 		return rc;
 	rc = pcref__dyn_send(d, "GET", u, NULL, NULL, NULL, "reading the owner of a record", &row);
@@ -455,6 +453,16 @@ static int row_to_record(dyn *d, const dyn_table *t, const pcref__json *row, pcr
 	for (size_t i = 0; i < t->ncols; i++)
 		if ((rc = read_col(d, o, &t->cols[i], row)) < 0)
 			goto fail;
+	for (size_t i = 0; !t->lead && i < d->nextras; i++) {
+		const pcref__json *v = pcref__json_get(row, d->extras[i]);
+		pcref__json *copy;
+		if (!v || v->type == PCREF__JSON_NULL)
+			continue;
+		if (!(copy = pcref__json_dup(v)) || pcref__json_set(o->extra, d->extras[i], copy) < 0) {
+			rc = pcref__error_nomem();
+			goto fail;
+		}
+	}
 	if (!t->lead &&
 	    (((d->account_nav && (rc = read_related(o, pcref__json_get(row, d->account_nav), d->account_cols,
 	                                            PCREF_FIELD_ACCOUNT_NAME, PCREF_FIELD_ACCOUNT_ADDRESS2)) < 0)) ||
@@ -499,7 +507,7 @@ static int sol_rows_cb(dyn *d, const pcref__json *rows, void *payload)
 
 /* A failed read of the solution entity set: a missing set is a setup
  * problem, not a missing record. */
-static int solution_error(dyn *d, int rc)
+int pcref__dyn_solution_error(dyn *d, int rc)
 {
 	if (rc == PCREF_ENOTFOUND)
 		return pcref__error_prefix(PCREF_EINVALID, "the solution entity set '%s' is not in the environment: "
@@ -510,8 +518,10 @@ static int solution_error(dyn *d, int rc)
 	return rc;
 }
 
-/* Fill the solution lists of opportunities, a few dozen per query. */
-#define SOL_IDS_PER_QUERY 40
+/* Fill the solution lists of opportunities, 100 per query: an "or" of 100
+ * id comparisons keeps the URL near 8 KB, far below the service's ~32 KB
+ * limit (A.10), and a page of 500 needs 5 queries. */
+#define SOL_IDS_PER_QUERY 100
 static int fetch_solutions(dyn *d, pcref_opportunity **recs, size_t n)
 {
 	int rc = PCREF_OK;
@@ -523,24 +533,24 @@ static int fetch_solutions(dyn *d, pcref_opportunity **recs, size_t n)
 			pcref__buf_printf(&filter, "%s%s eq %s", k ? " or " : "", d->sol_opp_value,
 			                  pcref_opportunity_text(f.recs[k], PCREF_FIELD_ID));
 		pcref__buf_printf(&sel, "%s,%s,%s", d->sol_id_col, d->sol_name_col, d->sol_opp_value);
-		set_path(&url, d->solution_set, NULL);
-		add_param(&url, "$select", sel.data);
-		add_param(&url, "$filter", filter.data);
+		pcref__dyn_set_path(&url, d->solution_set, NULL);
+		pcref__dyn_add_param(&url, "$select", sel.data);
+		pcref__dyn_add_param(&url, "$filter", filter.data);
 		pcref__buf_dispose(&filter);
 		pcref__buf_dispose(&sel);
 		if ((rc = pcref__buf_detach(&url, &u, NULL)) == PCREF_OK)
 			rc = query(d, u, 1, "reading the Microsoft solutions of opportunities", sol_rows_cb, &f);
 	}
-	return solution_error(d, rc);
+	return pcref__dyn_solution_error(d, rc);
 }
 
 /* ---- reading records ------------------------------------------------------------------- */
 
 static int record_url(pcref__buf *url, const dyn_table *t, const char *id)
 {
-	set_path(url, t->set, id);
-	add_param(url, "$select", t->select);
-	add_param(url, "$expand", t->expand);
+	pcref__dyn_set_path(url, t->set, id);
+	pcref__dyn_add_param(url, "$select", t->select);
+	pcref__dyn_add_param(url, "$expand", t->expand);
 	return url->failed ? pcref__error_nomem() : PCREF_OK;
 }
 
@@ -575,8 +585,8 @@ static int dyn_get(pcref_opportunity **out, const char *id, void *payload)
 	if (!out)
 		return pcref__error(PCREF_EINVALID, "get_opportunity needs somewhere to put the record");
 	*out = NULL;
-	if (!is_guid(id))
-		return not_a_row("opportunity or lead", id);
+	if (!pcref__dyn_is_guid(id))
+		return pcref__dyn_not_a_row("opportunity or lead", id);
 	rc = read_one(d, &d->opp, id, &o);
 	if (rc == PCREF_ENOTFOUND)
 		rc = read_one(d, &d->lead, id, &o);
@@ -603,11 +613,11 @@ static int find_linked(dyn *d, const dyn_table *t, const char *referral_id, pcre
 		                    "column that holds the Partner Center referral id (R-02)", t->noun);
 	snprintf(what, sizeof(what), "finding the %s of referral %.80s", t->noun, referral_id);
 	pcref__buf_printf(&filter, "%s eq ", col);
-	odata_string(&filter, referral_id);
+	pcref__dyn_odata_string(&filter, referral_id);
 	if ((rc = record_url(&url, t, NULL)) == PCREF_OK) {
-		add_param(&url, "$filter", filter.data);
-		add_param(&url, "$top", "1");
-		rc = query_first(d, &url, what, &row);
+		pcref__dyn_add_param(&url, "$filter", filter.data);
+		pcref__dyn_add_param(&url, "$top", "1");
+		rc = pcref__dyn_query_first(d, &url, what, &row);
 	}
 	pcref__buf_dispose(&url);
 	pcref__buf_dispose(&filter);
@@ -682,8 +692,8 @@ static int dyn_list(int64_t since, pcref_opportunity_cb cb, void *cb_payload, vo
 	}
 	pcref__buf_printf(&order, "%s asc,%s asc", d->opp.modified, d->opp.pk);
 	if ((rc = record_url(&url, &d->opp, NULL)) == PCREF_OK) {
-		add_param(&url, "$filter", filter.data);
-		add_param(&url, "$orderby", order.data);
+		pcref__dyn_add_param(&url, "$filter", filter.data);
+		pcref__dyn_add_param(&url, "$orderby", order.data);
 		rc = pcref__buf_detach(&url, &u, NULL);
 	}
 	pcref__buf_dispose(&url);
@@ -696,7 +706,7 @@ static int dyn_list(int64_t since, pcref_opportunity_cb cb, void *cb_payload, vo
 
 /* ---- records -> request bodies ---------------------------------------------------------------- */
 
-static int bind(pcref__json *body, const char *nav, const char *set, const char *id)
+int pcref__dyn_bind(pcref__json *body, const char *nav, const char *set, const char *id)
 {
 	pcref__buf key = PCREF__BUF_INIT, ref = PCREF__BUF_INIT;
 	int rc;
@@ -713,7 +723,7 @@ static int bind(pcref__json *body, const char *nav, const char *set, const char 
 	return rc;
 }
 
-static pcref__json *text_node(const char *s)
+pcref__json *pcref__dyn_text_node(const char *s)
 {
 	return s ? pcref__json_new_string(s, strlen(s)) : pcref__json_new(PCREF__JSON_NULL);
 }
@@ -734,13 +744,13 @@ static int write_col(dyn *d, pcref__json *body, const dyn_col *c, const pcref_op
 		if (!clear || c->kind == DYN_STATE)
 			return PCREF_OK;
 		if (c->kind == DYN_CURRENCY || c->kind == DYN_LOOKUP || c->kind == DYN_OWNER)
-			return bind(body, c->name, NULL, NULL);
+			return pcref__dyn_bind(body, c->name, NULL, NULL);
 		return pcref__json_set(body, c->name, pcref__json_new(PCREF__JSON_NULL));
 	}
 	switch (c->kind) {
 	case DYN_TEXT:
 	case DYN_FLEX:
-		return pcref__json_set(body, c->name, text_node(text));
+		return pcref__json_set(body, c->name, pcref__dyn_text_node(text));
 	case DYN_NUMBER:
 		return pcref__json_set(body, c->name, pcref__json_new_number(pcref_opportunity_number(o, c->field)));
 	case DYN_DATE:
@@ -757,16 +767,16 @@ static int write_col(dyn *d, pcref__json *body, const dyn_col *c, const pcref_op
 	case DYN_CURRENCY:
 		if ((rc = find_currency(d, text, &p)) < 0)
 			return rc;
-		return bind(body, c->name, d->currency_set, p->id);
+		return pcref__dyn_bind(body, c->name, d->currency_set, p->id);
 	case DYN_OWNER:
 		if ((rc = find_user(d, text, &p)) < 0)
 			return rc;
-		return bind(body, c->name, d->user_set, p->id);
+		return pcref__dyn_bind(body, c->name, d->user_set, p->id);
 	case DYN_LOOKUP:
-		if (!is_guid(text))
+		if (!pcref__dyn_is_guid(text))
 			return pcref__error(PCREF_EINVALID, "the %s's %s '%s' is not a Dynamics 365 record id (a GUID)",
 			                    noun, pcref_opportunity_field_name(c->field), text);
-		return bind(body, c->name, c->target, text);
+		return pcref__dyn_bind(body, c->name, c->target, text);
 	}
 	return PCREF_OK;
 }
@@ -795,7 +805,7 @@ static int add_defaults(dyn *d, pcref__json *body, const char *record)
 	return PCREF_OK;
 }
 
-static int body_text(const pcref__json *body, char **out)
+int pcref__dyn_body_text(const pcref__json *body, char **out)
 {
 	pcref__buf b = PCREF__BUF_INIT;
 	pcref__json_write(&b, body);
@@ -804,15 +814,15 @@ static int body_text(const pcref__json *body, char **out)
 
 /* Send a write now, or queue it when a batch is open and no answer is
  * wanted; a write that wants an answer first sends what is queued. */
-static int write_row(dyn *d, const char *method, const dyn_table *t, const char *id, const pcref__json *body,
+int pcref__dyn_write_row(dyn *d, const char *method, const dyn_table *t, const char *id, const pcref__json *body,
                      const char *if_match, const char *what, const char *link, pcref_opportunity **out)
 {
 	pcref__buf path = PCREF__BUF_INIT;
 	pcref__json *row = NULL;
 	char *text = NULL, *u = NULL;
 	int rc;
-	set_path(&path, t ? t->set : d->solution_set, id);
-	if ((rc = body_text(body, &text)) < 0)
+	pcref__dyn_set_path(&path, t ? t->set : d->solution_set, id);
+	if ((rc = pcref__dyn_body_text(body, &text)) < 0)
 		goto out;
 	if (d->in_batch && !out) {
 		rc = path.failed ? pcref__error_nomem() : pcref__dyn_queue(d, method, path.data, text, if_match, what, link);
@@ -821,9 +831,9 @@ static int write_row(dyn *d, const char *method, const dyn_table *t, const char 
 	if (d->in_batch && (rc = pcref__dyn_flush(d)) < 0)
 		goto out;
 	if (out) {
-		add_param(&path, "$select", t->select);
+		pcref__dyn_add_param(&path, "$select", t->select);
 		if (strcmp(method, "POST") == 0)
-			add_param(&path, "$expand", t->expand);
+			pcref__dyn_add_param(&path, "$expand", t->expand);
 	}
 	if ((rc = pcref__buf_detach(&path, &u, NULL)) < 0)
 		goto out;
@@ -864,11 +874,17 @@ static int create(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, c
 		return pcref__error_nomem();
 	for (size_t i = 0; i < t->ncols && rc == PCREF_OK; i++)
 		rc = write_col(d, body, &t->cols[i], o, 0, t->noun);
+	for (size_t i = 0; rc == PCREF_OK && !t->lead && i < d->nextras; i++) {
+		const pcref__json *v = pcref__json_get(o->extra, d->extras[i]);
+		pcref__json *copy;
+		if (v && (!(copy = pcref__json_dup(v)) || pcref__json_set(body, d->extras[i], copy) < 0))
+			rc = pcref__error_nomem();
+	}
 	if (rc == PCREF_OK)
 		rc = add_defaults(d, body, t->lead ? "lead" : "opportunity");
 	if (rc == PCREF_OK) {
 		snprintf(what, sizeof(what), "creating %s '%.100s'", t->noun, name);
-		rc = write_row(d, "POST", t, NULL, body, NULL, what, NULL, out);
+		rc = pcref__dyn_write_row(d, "POST", t, NULL, body, NULL, what, NULL, out);
 	}
 	pcref__json_free(body);
 	return rc;
@@ -910,8 +926,8 @@ static int update(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, c
 		*out = NULL;
 	if (!o || (n && !fields))
 		return pcref__error(PCREF_EINVALID, "update needs a record and its list of fields");
-	if (!is_guid(id))
-		return not_a_row(t->noun, id);
+	if (!pcref__dyn_is_guid(id))
+		return pcref__dyn_not_a_row(t->noun, id);
 	/* validate everything before sending anything */
 	for (size_t i = 0; i < n; i++) {
 		if (fields[i] == PCREF_FIELD_ID || fields[i] == PCREF_FIELD_VERSION ||
@@ -933,7 +949,7 @@ static int update(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, c
 	}
 	snprintf(what, sizeof(what), "updating %s %s", t->noun, id);
 	if (rc == PCREF_OK)
-		rc = write_row(d, "PATCH", t, id, body, version ? version : "*", what, NULL, out);
+		rc = pcref__dyn_write_row(d, "PATCH", t, id, body, version ? version : "*", what, NULL, out);
 	pcref__json_free(body);
 	if (rc == PCREF_OK && out && !t->lead &&
 	    ((rc = keep_related(*out, o, PCREF_FIELD_ACCOUNT_ID, PCREF_FIELD_ACCOUNT_NAME,
@@ -959,319 +975,6 @@ static int dyn_update_lead(pcref_opportunity **out, const pcref_opportunity *lea
 {
 	dyn *d = payload;
 	return update(d, out, lead, fields, n, &d->lead);
-}
-
-/* ---- accounts and contacts (R-27) --------------------------------------------------------- */
-
-/* "col eq 'value'" (or "col eq null") appended with " and ". */
-static void match_term(pcref__buf *filter, const char *col, const char *value)
-{
-	pcref__buf_printf(filter, "%s%s eq ", filter->len ? " and " : "", col);
-	if (value)
-		odata_string(filter, value);
-	else
-		pcref__buf_puts(filter, "null");
-}
-
-/* Create a row now (even in a batch: its id is needed) and return its id. */
-static int create_row(dyn *d, const char *set, const char *pk, const pcref__json *body, const char *what,
-                      pcref_opportunity *opp, int id_field)
-{
-	pcref__buf url = PCREF__BUF_INIT;
-	pcref__json *row = NULL;
-	char *text = NULL, *u = NULL;
-	const char *id;
-	int rc;
-	set_path(&url, set, NULL);
-	add_param(&url, "$select", pk);
-	if ((rc = pcref__buf_detach(&url, &u, NULL)) < 0 || (rc = body_text(body, &text)) < 0)
-		goto out;
-	if ((rc = pcref__dyn_send(d, "POST", u, text, NULL, "return=representation", what, &row)) < 0)
-		goto out;
-	if (!(id = pcref__json_string(pcref__json_get(row, pk))))
-		rc = pcref__error(PCREF_EPROTOCOL, "Dynamics 365 sent no %s back when %s", pk, what);
-	else
-		rc = pcref_opportunity_set_text(opp, id_field, id);
-out:
-	pcref__buf_dispose(&url);
-	pcref__json_free(row);
-	pcref__dealloc(text);
-	pcref__dealloc(u);
-	return rc;
-}
-
-/* Look a row up by a filter; *found = its id copied into `opp` (id_field). */
-static int match_row(dyn *d, const char *set, const char *pk, const char *filter, const char *what,
-                     pcref_opportunity *opp, int id_field, int *found)
-{
-	pcref__buf url = PCREF__BUF_INIT;
-	pcref__json *row = NULL;
-	const char *id;
-	int rc;
-	*found = 0;
-	set_path(&url, set, NULL);
-	add_param(&url, "$select", pk);
-	add_param(&url, "$filter", filter);
-	add_param(&url, "$top", "1");
-	if ((rc = query_first(d, &url, what, &row)) < 0)
-		return rc;
-	if ((id = pcref__json_string(pcref__json_get(row, pk)))) {
-		*found = 1;
-		rc = pcref_opportunity_set_text(opp, id_field, id);
-	}
-	pcref__json_free(row);
-	return rc;
-}
-
-static int dyn_ensure_account(pcref_opportunity *opp, const int *match, size_t nmatch, void *payload)
-{
-	static const int defaults[] = { PCREF_FIELD_ACCOUNT_NAME, PCREF_FIELD_ACCOUNT_POSTAL_CODE };
-	dyn *d = payload;
-	pcref__buf filter = PCREF__BUF_INIT;
-	pcref__json *body = NULL;
-	const char *name = pcref_opportunity_text(opp, PCREF_FIELD_ACCOUNT_NAME);
-	char what[160];
-	int found = 0, rc = PCREF_OK;
-	if (!opp)
-		return pcref__error(PCREF_EINVALID, "ensure_account needs a record");
-	if (!match || !nmatch)
-		match = defaults, nmatch = PCREF__ARRAY_LEN(defaults);
-	if (!name)
-		return pcref__error(PCREF_EINVALID, "the customer account needs a name (R-27)");
-	for (size_t i = 0; i < nmatch; i++) {
-		int f = match[i];
-		const char *col = f >= PCREF_FIELD_ACCOUNT_NAME && f <= PCREF_FIELD_ACCOUNT_ADDRESS2
-		                ? d->account_cols[f - PCREF_FIELD_ACCOUNT_NAME] : NULL;
-		if (!col) {
-			pcref__buf_dispose(&filter);
-			return pcref__error(PCREF_EINVALID, "accounts cannot be matched on '%s': %s (R-27)",
-			                    pcref_opportunity_field_name(f) ? pcref_opportunity_field_name(f) : "?",
-			                    f >= PCREF_FIELD_ACCOUNT_NAME && f <= PCREF_FIELD_ACCOUNT_ADDRESS2
-			                    ? "the mapping has no account column for it" : "it is not an account field");
-		}
-		match_term(&filter, col, pcref_opportunity_text(opp, f));
-	}
-	snprintf(what, sizeof(what), "looking up account '%.100s'", name);
-	if (filter.failed)
-		rc = pcref__error_nomem();
-	else
-		rc = match_row(d, d->account_set, d->account_pk, filter.data, what, opp, PCREF_FIELD_ACCOUNT_ID, &found);
-	pcref__buf_dispose(&filter);
-	if (rc < 0 || found)
-		return rc;
-	if (!(body = pcref__json_new(PCREF__JSON_OBJECT)))
-		return pcref__error_nomem();
-	for (int f = PCREF_FIELD_ACCOUNT_NAME; f <= PCREF_FIELD_ACCOUNT_ADDRESS2 && rc == PCREF_OK; f++) {
-		const char *col = d->account_cols[f - PCREF_FIELD_ACCOUNT_NAME];
-		if (col && pcref_opportunity_text(opp, f))
-			rc = pcref__json_set(body, col, text_node(pcref_opportunity_text(opp, f)));
-	}
-	snprintf(what, sizeof(what), "creating account '%.100s'", name);
-	if (rc == PCREF_OK)
-		rc = create_row(d, d->account_set, d->account_pk, body, what, opp, PCREF_FIELD_ACCOUNT_ID);
-	pcref__json_free(body);
-	return rc;
-}
-
-#define CONTACT_COL(d, f) ((d)->contact_cols[(f) - PCREF_FIELD_CONTACT_FIRST_NAME])
-
-static int dyn_ensure_contact(pcref_opportunity *opp, void *payload)
-{
-	dyn *d = payload;
-	pcref__buf filter = PCREF__BUF_INIT;
-	pcref__json *body = NULL;
-	const char *email, *account, *last, *first;
-	int found = 0, rc = PCREF_OK;
-	if (!opp)
-		return pcref__error(PCREF_EINVALID, "ensure_contact needs a record");
-	email = CONTACT_COL(d, PCREF_FIELD_CONTACT_EMAIL) ? pcref_opportunity_text(opp, PCREF_FIELD_CONTACT_EMAIL) : NULL;
-	account = pcref_opportunity_text(opp, PCREF_FIELD_ACCOUNT_ID);
-	last = pcref_opportunity_text(opp, PCREF_FIELD_CONTACT_LAST_NAME);
-	first = pcref_opportunity_text(opp, PCREF_FIELD_CONTACT_FIRST_NAME);
-	if (account && !is_guid(account))
-		return pcref__error(PCREF_EINVALID, "the account id '%.80s' is not a Dynamics 365 record id (a GUID)",
-		                    account);
-	if (!email && !last)
-		return pcref__error(PCREF_EINVALID,
-			"the customer contact needs an email or a last name to be found or created");
-	if (email) {
-		match_term(&filter, CONTACT_COL(d, PCREF_FIELD_CONTACT_EMAIL), email);
-	} else {
-		if (CONTACT_COL(d, PCREF_FIELD_CONTACT_FIRST_NAME))
-			match_term(&filter, CONTACT_COL(d, PCREF_FIELD_CONTACT_FIRST_NAME), first);
-		if (CONTACT_COL(d, PCREF_FIELD_CONTACT_LAST_NAME))
-			match_term(&filter, CONTACT_COL(d, PCREF_FIELD_CONTACT_LAST_NAME), last);
-		pcref__buf_printf(&filter, "%s_parentcustomerid_value eq %s", filter.len ? " and " : "",
-		                  account ? account : "null");
-	}
-	if (filter.failed)
-		rc = pcref__error_nomem();
-	else
-		rc = match_row(d, d->contact_set, d->contact_pk, filter.data, "looking up the customer contact", opp,
-		               PCREF_FIELD_CONTACT_ID, &found);
-	pcref__buf_dispose(&filter);
-	if (rc < 0 || found)
-		return rc;
-	if (!(body = pcref__json_new(PCREF__JSON_OBJECT)))
-		return pcref__error_nomem();
-	for (int f = PCREF_FIELD_CONTACT_FIRST_NAME; f <= PCREF_FIELD_CONTACT_PHONE && rc == PCREF_OK; f++)
-		if (CONTACT_COL(d, f) && pcref_opportunity_text(opp, f))
-			rc = pcref__json_set(body, CONTACT_COL(d, f), text_node(pcref_opportunity_text(opp, f)));
-	if (rc == PCREF_OK && account)
-		rc = bind(body, "parentcustomerid_account", d->account_set, account);
-	if (rc == PCREF_OK)
-		rc = create_row(d, d->contact_set, d->contact_pk, body, "creating the customer contact", opp,
-		                PCREF_FIELD_CONTACT_ID);
-	pcref__json_free(body);
-	return rc;
-}
-
-/* ---- solution links (R-07) ----------------------------------------------------------------------- */
-
-/* The link row of (opportunity, solution), or NULL. */
-static int find_link(dyn *d, const char *id, const char *solution_id, pcref__json **row)
-{
-	pcref__buf url = PCREF__BUF_INIT, filter = PCREF__BUF_INIT, sel = PCREF__BUF_INIT;
-	pcref__buf_printf(&filter, "%s eq %s and %s eq ", d->sol_opp_value, id, d->sol_id_col);
-	odata_string(&filter, solution_id);
-	pcref__buf_printf(&sel, "%s,%s", d->solution_pk, d->sol_name_col);
-	set_path(&url, d->solution_set, NULL);
-	add_param(&url, "$select", sel.data);
-	add_param(&url, "$filter", filter.data);
-	add_param(&url, "$top", "1");
-	pcref__buf_dispose(&filter);
-	pcref__buf_dispose(&sel);
-	return solution_error(d, query_first(d, &url, "looking up a solution link", row));
-}
-
-static int check_link_args(const char *id, const char *solution_id)
-{
-	if (!is_guid(id))
-		return not_a_row("opportunity", id);
-	if (!solution_id || !*solution_id)
-		return pcref__error(PCREF_EINVALID, "a solution id is required (R-07)");
-	return PCREF_OK;
-}
-
-static int dyn_add_solution(const char *id, const char *solution_id, const char *name, void *payload)
-{
-	dyn *d = payload;
-	pcref__json *row = NULL, *body = NULL;
-	pcref__buf link = PCREF__BUF_INIT;
-	const char *have, *row_id;
-	char what[200];
-	int rc;
-	if ((rc = check_link_args(id, solution_id)) < 0)
-		return rc;
-	pcref__buf_printf(&link, "%s %s", id, solution_id);
-	if (link.failed) {
-		pcref__buf_dispose(&link);
-		return pcref__error_nomem();
-	}
-	if (d->in_batch && pcref__dyn_queued_link(d, link.data)) {
-		pcref__buf_dispose(&link);
-		return PCREF_OK;
-	}
-	if ((rc = find_link(d, id, solution_id, &row)) < 0)
-		goto out;
-	if (!(body = pcref__json_new(PCREF__JSON_OBJECT))) {
-		rc = pcref__error_nomem();
-		goto out;
-	}
-	row_id = pcref__json_string(pcref__json_get(row, d->solution_pk));
-	if (row_id) { /* linked already: only a new name is written */
-		have = pcref__json_string(pcref__json_get(row, d->sol_name_col));
-		if (!name || (have && strcmp(have, name) == 0))
-			goto out;
-		snprintf(what, sizeof(what), "renaming solution '%.60s' of opportunity %s", solution_id, id);
-		if ((rc = pcref__json_set(body, d->sol_name_col, text_node(name))) == PCREF_OK)
-			rc = write_row(d, "PATCH", NULL, row_id, body, "*", what, NULL, NULL);
-		goto out;
-	}
-	snprintf(what, sizeof(what), "linking solution '%.60s' to opportunity %s", solution_id, id);
-	if ((rc = pcref__json_set(body, d->sol_id_col, text_node(solution_id))) == PCREF_OK &&
-	    (!name || (rc = pcref__json_set(body, d->sol_name_col, text_node(name))) == PCREF_OK) &&
-	    (rc = bind(body, d->sol_opp_nav, d->opp.set, id)) == PCREF_OK)
-		rc = write_row(d, "POST", NULL, NULL, body, NULL, what, link.data, NULL);
-out:
-	pcref__json_free(row);
-	pcref__json_free(body);
-	pcref__buf_dispose(&link);
-	return rc;
-}
-
-static int dyn_remove_solution(const char *id, const char *solution_id, void *payload)
-{
-	dyn *d = payload;
-	int rc, removed = 0;
-	if ((rc = check_link_args(id, solution_id)) < 0)
-		return rc;
-	if (d->in_batch && (rc = pcref__dyn_flush(d)) < 0)
-		return rc;
-	for (;;) { /* every link row of the pair (there should be one) */
-		pcref__json *row = NULL;
-		pcref__buf url = PCREF__BUF_INIT;
-		const char *row_id;
-		char what[200], *u;
-		if ((rc = find_link(d, id, solution_id, &row)) < 0)
-			return rc;
-		if (!(row_id = pcref__json_string(pcref__json_get(row, d->solution_pk)))) {
-			pcref__json_free(row);
-			break;
-		}
-		snprintf(what, sizeof(what), "unlinking solution '%.60s' from opportunity %s", solution_id, id);
-		set_path(&url, d->solution_set, row_id);
-		pcref__json_free(row);
-		if ((rc = pcref__buf_detach(&url, &u, NULL)) < 0)
-			return rc;
-		rc = pcref__dyn_send(d, "DELETE", u, NULL, NULL, NULL, what, NULL);
-		pcref__dealloc(u);
-		if (rc < 0)
-			return rc;
-		removed++;
-	}
-	if (!removed)
-		return pcref__error(PCREF_ENOTFOUND, "opportunity %s has no solution '%s' in Dynamics 365", id, solution_id);
-	return PCREF_OK;
-}
-
-/* ---- closing (A.14) ---------------------------------------------------------------------------------- */
-
-static int dyn_close(const char *id, int won, const char *reason, void *payload)
-{
-	dyn *d = payload;
-	pcref__json *body = NULL, *close = NULL;
-	pcref__buf path = PCREF__BUF_INIT;
-	char what[120], *text = NULL, *u = NULL;
-	int rc;
-	if (!is_guid(id))
-		return not_a_row("opportunity", id);
-	if (d->in_batch && (rc = pcref__dyn_flush(d)) < 0)
-		return rc;
-	if (!(body = pcref__json_new(PCREF__JSON_OBJECT)) || !(close = pcref__json_new(PCREF__JSON_OBJECT))) {
-		pcref__json_free(body);
-		return pcref__error_nomem();
-	}
-	/* Status: a statuscode of the Won (3) or Lost (4 Canceled) state */
-	if ((rc = pcref__json_set(close, "subject", text_node(won ? "Opportunity won" : "Opportunity lost"))) == 0 &&
-	    (rc = bind(close, "opportunityid", d->opp.set, id)) == 0 &&
-	    (!reason || !d->close_reason_col ||
-	     (rc = pcref__json_set(close, d->close_reason_col, text_node(reason))) == 0) &&
-	    (rc = pcref__json_set(body, "Status", pcref__json_new_number(won ? 3 : 4))) == 0) {
-		rc = pcref__json_set(body, "OpportunityClose", close);
-		close = NULL;
-	}
-	pcref__json_free(close);
-	snprintf(what, sizeof(what), "closing opportunity %s as %s", id, won ? "won" : "lost");
-	pcref__buf_printf(&path, DYN_API "%s", won ? "WinOpportunity" : "LoseOpportunity");
-	if (rc == PCREF_OK && (rc = body_text(body, &text)) == PCREF_OK &&
-	    (rc = pcref__buf_detach(&path, &u, NULL)) == PCREF_OK)
-		rc = pcref__dyn_send(d, "POST", u, text, NULL, NULL, what, NULL);
-	pcref__json_free(body);
-	pcref__buf_dispose(&path);
-	pcref__dealloc(text);
-	pcref__dealloc(u);
-	return rc;
 }
 
 /* ---- life cycle ---------------------------------------------------------------------------------- */
@@ -1309,6 +1012,7 @@ static void dyn_destroy(void *payload)
 	pcref__dealloc(d->sol_opp_nav);
 	pcref__dealloc(d->sol_opp_value);
 	pcref__json_free(d->defaults);
+	pcref__dealloc((void *)d->extras);
 	pcref_mapping_free(d->map);
 	pcref_connection_free(d->conn);
 	pcref__dealloc(d);
@@ -1325,8 +1029,8 @@ static void add_col(dyn_table *t, int field, const char *name, int kind, const c
 	t->ncols++;
 }
 
-/* $select: the key, the modified time and every mapped column. */
-static int build_select(dyn_table *t)
+/* $select: the key, the modified time, every mapped column and the custom ones. */
+static int build_select(dyn_table *t, const char *const *extras, size_t nextras)
 {
 	pcref__buf b = PCREF__BUF_INIT;
 	pcref__buf_printf(&b, "%s,%s", t->pk, t->modified);
@@ -1334,6 +1038,8 @@ static int build_select(dyn_table *t)
 		int lookup = t->cols[i].kind == DYN_CURRENCY || t->cols[i].kind == DYN_LOOKUP || t->cols[i].kind == DYN_OWNER;
 		pcref__buf_printf(&b, lookup ? ",_%s_value" : ",%s", t->cols[i].name);
 	}
+	for (size_t i = 0; i < nextras; i++)
+		pcref__buf_printf(&b, ",%s", extras[i]);
 	return pcref__buf_detach(&b, &t->select, NULL);
 }
 
@@ -1390,7 +1096,14 @@ static int build_opportunity(dyn *d)
 	if (exp.len && pcref__buf_detach(&exp, &t->expand, NULL) < 0)
 		return PCREF_ENOMEM;
 	pcref__buf_dispose(&exp);
-	return build_select(t);
+	/* custom field mappings (R-32): the CRM side's columns, read into and
+	 * written from the record's extra fields of the same names */
+	if ((d->nextras = pcref_mapping_extra_count(m)) &&
+	    !(d->extras = pcref__calloc(d->nextras, sizeof(*d->extras))))
+		return pcref__error_nomem();
+	for (size_t i = 0; i < d->nextras; i++)
+		d->extras[i] = pcref_mapping_extra_crm(m, i);
+	return build_select(t, d->extras, d->nextras);
 }
 
 /* Leads (R-22) have the standard lead columns; only the referral id's
@@ -1416,7 +1129,7 @@ static int build_lead(dyn *d)
 	add_col(t, PCREF_FIELD_NOTES, "description", DYN_TEXT, NULL);
 	add_col(t, PCREF_FIELD_STATE, "statecode", DYN_STATE, NULL);
 	add_col(t, PCREF_FIELD_REFERRAL_ID, pcref_mapping_column(d->map, PCREF_FIELD_REFERRAL_ID), DYN_TEXT, NULL);
-	return build_select(t);
+	return build_select(t, NULL, 0);
 }
 
 /* The solution link rows' columns, named after the set's publisher prefix
@@ -1509,11 +1222,11 @@ int pcref_crm_dynamics_new(pcref_crm **out, pcref_connection *conn, const pcref_
 	b.create_opportunity = dyn_create;
 	b.update_opportunity = dyn_update;
 	b.list_modified = dyn_list;
-	b.ensure_account = dyn_ensure_account;
-	b.ensure_contact = dyn_ensure_contact;
-	b.add_solution = dyn_add_solution;
-	b.remove_solution = dyn_remove_solution;
-	b.close_opportunity = dyn_close;
+	b.ensure_account = pcref__dyn_ensure_account;
+	b.ensure_contact = pcref__dyn_ensure_contact;
+	b.add_solution = pcref__dyn_add_solution;
+	b.remove_solution = pcref__dyn_remove_solution;
+	b.close_opportunity = pcref__dyn_close;
 	b.find_lead = dyn_find_lead;
 	b.create_lead = dyn_create_lead;
 	b.update_lead = dyn_update_lead;

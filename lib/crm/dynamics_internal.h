@@ -1,5 +1,7 @@
-/* The Dynamics 365 (Dataverse Web API v9.2) backend's state, shared by
- * dynamics.c (records, lookups, listing) and dynamics_batch.c ($batch). */
+/* The Dynamics 365 (Dataverse Web API v9.2) backend's state and helpers,
+ * shared by dynamics.c (set-up, records, lookups, listing),
+ * dynamics_related.c (accounts, contacts, solution links, closing) and
+ * dynamics_batch.c ($batch). */
 #ifndef PCREF_CRM_DYNAMICS_INTERNAL_H
 #define PCREF_CRM_DYNAMICS_INTERNAL_H
 
@@ -78,6 +80,8 @@ typedef struct dyn {
 	const char *account_cols[PCREF_FIELD_ACCOUNT_ADDRESS2 - PCREF_FIELD_ACCOUNT_NAME + 1];
 	const char *contact_cols[PCREF_FIELD_CONTACT_PHONE - PCREF_FIELD_CONTACT_FIRST_NAME + 1];
 	const char *close_reason_col;    /* column of the OpportunityClose, or NULL */
+	const char **extras;             /* the mapping's custom columns, borrowed */
+	size_t nextras;
 	dyn_pair *currencies;
 	size_t ncurrencies, cap_currencies;
 	dyn_pair *users;
@@ -92,6 +96,41 @@ typedef struct dyn {
  * (NULL when the answer had no body). */
 int pcref__dyn_send(dyn *d, const char *method, const char *url, const char *body, const char *if_match,
                     const char *prefer, const char *what, pcref__json **out);
+
+/* A Dataverse row id: a GUID (8-4-4-4-12 hex digits). */
+int pcref__dyn_is_guid(const char *s);
+/* ENOTFOUND for an id that cannot name a row. */
+int pcref__dyn_not_a_row(const char *noun, const char *id);
+/* An OData string literal: '...' with quotes doubled. */
+void pcref__dyn_odata_string(pcref__buf *b, const char *s);
+/* Append "?name=<escaped value>" (or "&..." after the first); NULL value: nothing. */
+void pcref__dyn_add_param(pcref__buf *url, const char *name, const char *value);
+/* DYN_API "<set>" or DYN_API "<set>(<id>)". */
+void pcref__dyn_set_path(pcref__buf *url, const char *set, const char *id);
+/* The first row a query (url, consumed) answers, or NULL *row when none. */
+int pcref__dyn_query_first(dyn *d, pcref__buf *url, const char *what, pcref__json **row);
+/* A failed read of the solution entity set, with its context. */
+int pcref__dyn_solution_error(dyn *d, int rc);
+/* body["<nav>@odata.bind"] = "/<set>(<id>)", or null when id is NULL. */
+int pcref__dyn_bind(pcref__json *body, const char *nav, const char *set, const char *id);
+/* A JSON string, or null for NULL; NULL when out of memory. */
+pcref__json *pcref__dyn_text_node(const char *s);
+/* Serialise a request body. */
+int pcref__dyn_body_text(const pcref__json *body, char **out);
+/* Write a row of `t` (NULL: the solution set): sent now, or held back when a
+ * batch is open and `out` is NULL (a write with `out` first sends what is
+ * held back). `link` marks a held-back solution link. With `out`, the row
+ * as stored comes back as a record of `t`. */
+int pcref__dyn_write_row(dyn *d, const char *method, const dyn_table *t, const char *id, const pcref__json *body,
+                         const char *if_match, const char *what, const char *link, pcref_opportunity **out);
+
+/* ---- dynamics_related.c: the vtable members for accounts, contacts,
+ * solution links and closing ----------------------------------------------- */
+int pcref__dyn_ensure_account(pcref_opportunity *opp, const int *match, size_t nmatch, void *payload);
+int pcref__dyn_ensure_contact(pcref_opportunity *opp, void *payload);
+int pcref__dyn_add_solution(const char *id, const char *solution_id, const char *name, void *payload);
+int pcref__dyn_remove_solution(const char *id, const char *solution_id, void *payload);
+int pcref__dyn_close(const char *id, int won, const char *reason, void *payload);
 
 /* ---- dynamics_batch.c ---------------------------------------------------- */
 /* Hold a write back until the batch is committed. Takes nothing over: every

@@ -395,6 +395,50 @@ START_TEST(a_changed_column_mapping_is_honoured)
 }
 END_TEST
 
+START_TEST(R32_custom_columns_are_written_on_create_and_read_back)
+{
+	static const char doc[] = "{\"backend\":\"dynamics\",\"extra\":[{\"referral\":\"/customerProfile/size\","
+	                          "\"crm\":\"closeprobability\"}]}";
+	pcref_mapping *m;
+	pcref_crm *custom = NULL;
+	pcref_opportunity *d = draft("Custom", "USD"), *o = NULL, *g = NULL;
+	pcref__json *row;
+	char *json = NULL;
+	OK(pcref_mapping_load(&m, doc, sizeof(doc) - 1));
+	OK(pcref_crm_dynamics_new(&custom, conn, m));
+	pcref_mapping_free(m);
+	OK(pcref_opportunity_extra_set(d, "closeprobability", "40", 2));
+	OK(pcref_crm_create_opportunity(&o, custom, d));
+	row = stored("opportunities", pcref_opportunity_text(o, PCREF_FIELD_ID));
+	ck_assert_str_eq(pcref__json_get(row, "closeprobability")->u.str.text, "40");
+	pcref__json_free(row);
+	OK(pcref_crm_get_opportunity(&g, custom, pcref_opportunity_text(o, PCREF_FIELD_ID)));
+	OK(pcref_opportunity_extra_get(g, "closeprobability", &json));
+	ck_assert_str_eq(json, "40");
+	pcref_free(json);
+	pcref_crm_free(custom);
+	pcref_opportunity_free(d);
+	pcref_opportunity_free(o);
+	pcref_opportunity_free(g);
+}
+END_TEST
+
+START_TEST(more_than_1000_writes_go_in_requests_of_1000)
+{
+	pcref_opportunity *d = draft("many", "USD");
+	OK(pcref_crm_resolve_currency(crm, "USD"));
+	clear_log();
+	OK(pcref_crm_batch_begin(crm));
+	for (int i = 0; i < 1001; i++)
+		OK(pcref_crm_create_opportunity(NULL, crm, d));
+	OK(pcref_crm_batch_commit(crm));
+	ck_assert_uint_eq(requests("POST", "/api/data/v9.2/$batch"), 2);
+	ck_assert_uint_eq(requests(NULL, "/api/"), 2);
+	ck_assert_uint_eq(stored_count("opportunities"), 1001);
+	pcref_opportunity_free(d);
+}
+END_TEST
+
 START_TEST(R29_a_missing_currency_is_named_and_nothing_is_created)
 {
 	pcref_opportunity *d = draft("Swiss deal", "CHF"), *o = NULL;
@@ -448,6 +492,47 @@ START_TEST(whole_second_timestamps_list_every_row_once)
 }
 END_TEST
 
+struct with_solutions { size_t count, linked; const char *first, *last; };
+
+static int solutions_cb(const pcref_opportunity *o, void *payload)
+{
+	struct with_solutions *w = payload;
+	const char *id = pcref_opportunity_text(o, PCREF_FIELD_ID);
+	w->count++;
+	if (strcmp(id, w->first) == 0 || strcmp(id, w->last) == 0) {
+		ck_assert_uint_eq(pcref_opportunity_solution_count(o), 1);
+		ck_assert_str_eq(pcref_opportunity_solution_name(o, 0), strcmp(id, w->first) == 0 ? "First" : "Last");
+		w->linked++;
+	} else {
+		ck_assert_uint_eq(pcref_opportunity_solution_count(o), 0);
+	}
+	return 0;
+}
+
+START_TEST(R07_listing_carries_every_opportunitys_solutions)
+{
+	char *body = NULL;
+	pcref__json *gen;
+	const pcref__json *ids;
+	struct with_solutions w = { 0, 0, NULL, NULL };
+	ck_assert_int_eq(peer_control(emu.base, "POST", "/_control/generate",
+	                              "{\"set\":\"opportunities\",\"count\":650}", &body), 200);
+	ck_assert_int_eq(pcref__json_parse(&gen, body, strlen(body), "generated"), 0);
+	free(body);
+	ids = pcref__json_get(gen, "ids");
+	w.first = pcref__json_string(ids->u.arr.items[0]);
+	w.last = pcref__json_string(ids->u.arr.items[649]); /* on the second page, past the first 100 */
+	OK(pcref_crm_add_solution(crm, w.first, "SOL-1", "First"));
+	OK(pcref_crm_add_solution(crm, w.last, "SOL-2", "Last"));
+	OK(pcref_crm_add_solution(crm, w.last, "SOL-2", "Last")); /* no duplicate */
+	ck_assert_uint_eq(stored_count("msft_mpcsolutions"), 2);
+	OK(pcref_crm_list_modified(crm, PCREF_TIME_NONE, solutions_cb, &w));
+	ck_assert_uint_eq(w.count, 650);
+	ck_assert_uint_eq(w.linked, 2);
+	pcref__json_free(gen);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dynamics");
@@ -467,7 +552,10 @@ int main(void)
 	tcase_add_test(tc, lookups_are_bound_on_create_and_read_back);
 	tcase_add_test(tc, a_changed_column_mapping_is_honoured);
 	tcase_add_test(tc, R29_a_missing_currency_is_named_and_nothing_is_created);
+	tcase_add_test(tc, R32_custom_columns_are_written_on_create_and_read_back);
+	tcase_add_test(tc, more_than_1000_writes_go_in_requests_of_1000);
 	tcase_add_test(tc, whole_second_timestamps_list_every_row_once);
+	tcase_add_test(tc, R07_listing_carries_every_opportunitys_solutions);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
