@@ -927,6 +927,9 @@ class PeerHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "pcref-peer/1.0"
     timeout = IDLE_TIMEOUT
+    # headers and body go out in separate writes: without TCP_NODELAY, Nagle
+    # and the client's delayed ACK stall every keep-alive answer by ~40 ms
+    disable_nagle_algorithm = True
 
     def version_string(self):
         return self.server_version
