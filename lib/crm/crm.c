@@ -31,7 +31,8 @@ int pcref_crm_new(pcref_crm **out, const pcref_crm_backend *backend)
 		                    backend->name ? backend->name : "(unnamed)");
 	if (!(crm = pcref__calloc(1, sizeof(*crm))))
 		return pcref__error_nomem();
-	/* copy what this version has; later members stay NULL */
+	/* copy what this version has; later members stay NULL. Once a version 2
+	 * exists, a version-1 struct is shorter: copy by its version's size. */
 	memcpy(&crm->backend, backend, sizeof(crm->backend));
 	crm->backend.version = PCREF_CRM_BACKEND_VERSION;
 	if (!(crm->name = pcref__strdup(backend->name ? backend->name : "host"))) {

@@ -249,3 +249,16 @@ size_t peer_log_count(const pcref__json *log, const char *method, const char *pa
 		n++;
 	return n;
 }
+
+void peer_log_clear(const char *base)
+{
+	ck_assert_int_eq(peer_control(base, "DELETE", "/_control/requests", NULL, NULL), 200);
+}
+
+size_t peer_requests(const char *base, const char *method, const char *path)
+{
+	pcref__json *log = peer_log(base);
+	size_t n = peer_log_count(log, method, path);
+	pcref__json_free(log);
+	return n;
+}

@@ -43,6 +43,10 @@ void peer_post(const char *base, const char *path, const char *json_body);
  * Emulators log a request before answering it, so the log read after a
  * call always holds that call. */
 struct pcref__json *peer_log(const char *base);
+/* Empty the request log. */
+void peer_log_clear(const char *base);
+/* peer_log_count() over a fresh read of the log. */
+size_t peer_requests(const char *base, const char *method, const char *path);
 /* A string member of a log entry by JSON Pointer ("/path", "/headers/if-match"). */
 const char *peer_log_str(const struct pcref__json *entry, const char *pointer);
 /* The HTTP status of a log entry, 0 when it was not answered. */

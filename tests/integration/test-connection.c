@@ -94,12 +94,6 @@ static size_t token_requests_in(const pcref__json *log)
 }
 
 /* Empty the log, once the entries of the answers already received are in. */
-static void clear_log(void)
-{
-	pcref__json_free(peer_log(emu.base));
-	ck_assert_int_eq(peer_control(emu.base, "DELETE", "/_control/requests", NULL, NULL), 200);
-}
-
 /* A referral stored in the emulator; returns its id (static storage). */
 static const char *seed_referral(void)
 {
@@ -209,7 +203,7 @@ START_TEST(password_token_is_fetched_once_for_many_calls)
 	const char *ids[3];
 
 	control("/_control/generate", "{\"count\":3}");
-	clear_log();
+	peer_log_clear(emu.base);
 	c = pc_connect();
 	for (int i = 0; i < 3; i++)
 		get_ok(c, REFERRALS "?$top=2");
@@ -318,7 +312,7 @@ START_TEST(revoked_credentials_are_reported_as_such)
 	control("/_control/tokens", "{\"revoke\":false}");
 	get_ok(c, REFERRALS);
 	control("/_control/tokens", "{\"revoke\":true,\"expire_all\":true}");
-	clear_log();
+	peer_log_clear(emu.base);
 	tu_assert_error(send_req(c, "GET", REFERRALS, NULL, "listing referrals", NULL), PCREF_EAUTH, "renew");
 	ck_assert_str_eq(pcref_error_last()->service_inner_code, "50126");
 	assert_message_has_no_secret();
@@ -537,7 +531,7 @@ START_TEST(throttled_call_waits_for_retry_after)
 	const pcref__json *a, *b;
 
 	get_ok(c, REFERRALS "?$top=1");   /* token fetched and cached */
-	clear_log();
+	peer_log_clear(emu.base);
 	pcref_connection_stats_reset(c);
 	fault("{\"method\":\"GET\",\"path\":\"^/v1.0/engagements/referrals$\",\"status\":429,"
 	      "\"headers\":{\"Retry-After\":\"1\"}}");
@@ -595,7 +589,7 @@ START_TEST(long_retry_after_fails_at_once)
 	pcref__json *log;
 	int64_t t0;
 	get_ok(c, REFERRALS "?$top=1");
-	clear_log();
+	peer_log_clear(emu.base);
 	fault("{\"method\":\"GET\",\"path\":\"^/v1.0/engagements/referrals$\",\"status\":429,"
 	      "\"headers\":{\"Retry-After\":\"120\"}}");
 	t0 = now_ms();
@@ -680,7 +674,7 @@ START_TEST(post_is_repeated_after_429_but_not_after_500)
 	ck_assert_uint_eq(peer_log_count(log, "POST", REFERRALS), 1);   /* it may have been created */
 	pcref__json_free(log);
 
-	clear_log();
+	peer_log_clear(emu.base);
 	fault("{\"method\":\"POST\",\"path\":\"^/v1.0/engagements/referrals$\",\"status\":429,"
 	      "\"headers\":{\"Retry-After\":\"0\"}}");
 	ck_assert_int_eq(send_req(c, "POST", REFERRALS, create_body, "creating a referral", &resp), PCREF_OK);
@@ -694,7 +688,7 @@ START_TEST(post_is_repeated_after_429_but_not_after_500)
 	pcref__json_free(log);
 
 	/* the caller proves the POST idempotent */
-	clear_log();
+	peer_log_clear(emu.base);
 	fault("{\"method\":\"POST\",\"path\":\"^/v1.0/engagements/referrals$\",\"status\":502}");
 	memset(&req, 0, sizeof(req));
 	req.method = "POST";
@@ -717,7 +711,7 @@ START_TEST(dropped_get_is_retried)
 	pcref__json *log;
 	pcref_connection_stats st;
 	get_ok(c, REFERRALS "?$top=1");
-	clear_log();
+	peer_log_clear(emu.base);
 	pcref_connection_stats_reset(c);
 	/* two drops: libcurl itself re-sends once on a reused connection that
 	 * died, so the second is certainly ours to retry */
@@ -740,7 +734,7 @@ START_TEST(dropped_post_is_not_repeated)
 	pcref_connection *c = pc_connect();
 	pcref__json *log;
 	get_ok(c, REFERRALS "?$top=1");   /* leaves a keep-alive connection libcurl would reuse */
-	clear_log();
+	peer_log_clear(emu.base);
 	fault("{\"method\":\"POST\",\"path\":\"^/v1.0/engagements/referrals$\",\"action\":\"drop\"}");
 	tu_assert_error(send_req(c, "POST", REFERRALS, create_body, "creating a referral", NULL),
 	                PCREF_ENETWORK, "not repeated");
@@ -908,7 +902,7 @@ START_TEST(oversize_response_is_a_protocol_error)
 	o.max_response_bytes = 4096;
 	c = connect_with(&o);
 	get_ok(c, REFERRALS "?$top=1");    /* small answers pass */
-	clear_log();
+	peer_log_clear(emu.base);
 	tu_assert_error(send_req(c, "GET", REFERRALS, NULL, "listing referrals", NULL), PCREF_EPROTOCOL,
 	                "max_response_bytes (4096 bytes)");
 	ck_assert_int_eq(pcref_error_last()->http_status, 200);
@@ -966,7 +960,7 @@ START_TEST(sink_receives_a_streamed_body)
 	/* a sink that stops the transfer: its error, not repeated */
 	s.fail = 1;
 	req.url = REFERRALS;
-	clear_log();
+	peer_log_clear(emu.base);
 	tu_assert_error(pcref__http_send(c, &req, NULL), PCREF_EUSER, "the sink gave up");
 	ck_assert_uint_eq(stats_of(c).requests, 3);
 	pcref_connection_free(c);

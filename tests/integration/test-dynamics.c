@@ -68,19 +68,6 @@ static void crm_down(void)
 	conn = NULL;
 }
 
-static void clear_log(void)
-{
-	ck_assert_int_eq(peer_control(emu.base, "DELETE", "/_control/requests", NULL, NULL), 200);
-}
-
-static size_t requests(const char *method, const char *path)
-{
-	pcref__json *log = peer_log(emu.base);
-	size_t n = peer_log_count(log, method, path);
-	pcref__json_free(log);
-	return n;
-}
-
 /* A stored row of the emulator (free with pcref__json_free), NULL if absent. */
 static pcref__json *stored(const char *set, const char *id)
 {
@@ -182,11 +169,11 @@ START_TEST(a_batch_of_500_creates_is_one_request)
 	pcref__json *log;
 	double ops = 0;
 	OK(pcref_crm_resolve_currency(crm, "EUR")); /* the look-up is cached */
-	clear_log();
+	peer_log_clear(emu.base);
 	OK(pcref_crm_batch_begin(crm));
 	for (int i = 0; i < 500; i++)
 		OK(pcref_crm_create_opportunity(NULL, crm, d));
-	ck_assert_uint_eq(requests(NULL, "/api/"), 0); /* nothing sent before the commit */
+	ck_assert_uint_eq(peer_requests(emu.base, NULL, "/api/"), 0); /* nothing sent before the commit */
 	OK(pcref_crm_batch_commit(crm));
 	log = peer_log(emu.base);
 	ck_assert_uint_eq(peer_log_count(log, NULL, "/api/"), 1);
@@ -199,10 +186,10 @@ START_TEST(a_batch_of_500_creates_is_one_request)
 	pcref__json_free(log);
 	ck_assert_uint_eq(stored_count("opportunities"), 500);
 	/* an empty batch sends nothing */
-	clear_log();
+	peer_log_clear(emu.base);
 	OK(pcref_crm_batch_begin(crm));
 	OK(pcref_crm_batch_commit(crm));
-	ck_assert_uint_eq(requests(NULL, "/api/"), 0);
+	ck_assert_uint_eq(peer_requests(emu.base, NULL, "/api/"), 0);
 	pcref_opportunity_free(d);
 }
 END_TEST
@@ -235,7 +222,7 @@ START_TEST(odata_headers_representation_and_if_match)
 	const int fields[] = { PCREF_FIELD_NAME };
 	const pcref__json *post, *patch;
 	pcref__json *log;
-	clear_log();
+	peer_log_clear(emu.base);
 	o = create("Headers");
 	OK(pcref_opportunity_set_text(o, PCREF_FIELD_NAME, "Headers, renamed"));
 	OK(pcref_crm_update_opportunity(&u, crm, o, fields, 1));
@@ -264,7 +251,7 @@ START_TEST(service_protection_429_is_retried)
 	const pcref__json *first;
 	pcref__json *log;
 	peer_post(emu.base, "/_control/throttle", "{\"count\":1,\"retry_after\":1,\"path\":\"opportunities\"}");
-	clear_log();
+	peer_log_clear(emu.base);
 	o = create("Throttled once");
 	log = peer_log(emu.base);
 	ck_assert_uint_eq(peer_log_count(log, "POST", "/api/data/v9.2/opportunities"), 2);
@@ -284,12 +271,12 @@ START_TEST(R31_closing_uses_the_actions_never_a_statecode_patch)
 	char *body = NULL;
 	const char *wid = pcref_opportunity_text(w, PCREF_FIELD_ID), *lid = pcref_opportunity_text(l, PCREF_FIELD_ID);
 	int found = 0;
-	clear_log();
+	peer_log_clear(emu.base);
 	OK(pcref_crm_close_opportunity(crm, wid, 1, NULL));
 	OK(pcref_crm_close_opportunity(crm, lid, 0, "Lost to a competitor"));
-	ck_assert_uint_eq(requests("POST", "/api/data/v9.2/WinOpportunity"), 1);
-	ck_assert_uint_eq(requests("POST", "/api/data/v9.2/LoseOpportunity"), 1);
-	ck_assert_uint_eq(requests("PATCH", "/api/"), 0);
+	ck_assert_uint_eq(peer_requests(emu.base, "POST", "/api/data/v9.2/WinOpportunity"), 1);
+	ck_assert_uint_eq(peer_requests(emu.base, "POST", "/api/data/v9.2/LoseOpportunity"), 1);
+	ck_assert_uint_eq(peer_requests(emu.base, "PATCH", "/api/"), 0);
 	row = stored("opportunities", wid);
 	ck_assert(pcref__json_get(row, "statecode")->u.str.text[0] == '1');
 	pcref__json_free(row);
@@ -375,7 +362,7 @@ START_TEST(a_changed_column_mapping_is_honoured)
 	ck_assert(pcref__json_get(row, "estimatedvalue")->type == PCREF__JSON_NULL);
 	ck_assert(pcref__json_get(row, "stepname")->type == PCREF__JSON_NULL); /* unmapped: not written */
 	pcref__json_free(row);
-	clear_log();
+	peer_log_clear(emu.base);
 	OK(pcref_crm_get_opportunity(&g, custom, pcref_opportunity_text(o, PCREF_FIELD_ID)));
 	ck_assert(pcref_opportunity_number(g, PCREF_FIELD_DEAL_VALUE) == 1234.5);
 	ck_assert(!pcref_opportunity_has(g, PCREF_FIELD_STAGE));                  /* ... nor read */
@@ -427,13 +414,13 @@ START_TEST(more_than_1000_writes_go_in_requests_of_1000)
 {
 	pcref_opportunity *d = draft("many", "USD");
 	OK(pcref_crm_resolve_currency(crm, "USD"));
-	clear_log();
+	peer_log_clear(emu.base);
 	OK(pcref_crm_batch_begin(crm));
 	for (int i = 0; i < 1001; i++)
 		OK(pcref_crm_create_opportunity(NULL, crm, d));
 	OK(pcref_crm_batch_commit(crm));
-	ck_assert_uint_eq(requests("POST", "/api/data/v9.2/$batch"), 2);
-	ck_assert_uint_eq(requests(NULL, "/api/"), 2);
+	ck_assert_uint_eq(peer_requests(emu.base, "POST", "/api/data/v9.2/$batch"), 2);
+	ck_assert_uint_eq(peer_requests(emu.base, NULL, "/api/"), 2);
 	ck_assert_uint_eq(stored_count("opportunities"), 1001);
 	pcref_opportunity_free(d);
 }
@@ -442,7 +429,7 @@ END_TEST
 START_TEST(R29_a_missing_currency_is_named_and_nothing_is_created)
 {
 	pcref_opportunity *d = draft("Swiss deal", "CHF"), *o = NULL;
-	clear_log();
+	peer_log_clear(emu.base);
 	tu_assert_error(pcref_crm_create_opportunity(&o, crm, d), PCREF_ENOTFOUND, "CHF");
 	ck_assert_ptr_nonnull(strstr(pcref_error_last()->message, "add it"));
 	ck_assert_ptr_null(o);
@@ -450,7 +437,7 @@ START_TEST(R29_a_missing_currency_is_named_and_nothing_is_created)
 	OK(pcref_crm_batch_begin(crm));
 	tu_assert_error(pcref_crm_create_opportunity(NULL, crm, d), PCREF_ENOTFOUND, "CHF");
 	OK(pcref_crm_batch_commit(crm));
-	ck_assert_uint_eq(requests("POST", "/api/"), 0);
+	ck_assert_uint_eq(peer_requests(emu.base, "POST", "/api/"), 0);
 	ck_assert_uint_eq(stored_count("opportunities"), 0);
 	/* an owner who is not a user is named the same way */
 	OK(pcref_opportunity_set_text(d, PCREF_FIELD_CURRENCY, "USD"));

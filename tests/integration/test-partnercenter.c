@@ -111,19 +111,6 @@ static void client_down(void)
 	pc = NULL;
 }
 
-static void clear_log(void)
-{
-	ck_assert_int_eq(peer_control(emu.base, "DELETE", "/_control/requests", NULL, NULL), 200);
-}
-
-static size_t requests(const char *method, const char *path)
-{
-	pcref__json *log = peer_log(emu.base);
-	size_t n = peer_log_count(log, method, path);
-	pcref__json_free(log);
-	return n;
-}
-
 static pcref_referral *new_deal(const char *name)
 {
 	pcref_referral *r;
@@ -181,14 +168,14 @@ START_TEST(paging_across_1050_referrals_with_bounded_memory)
 	s.stop_at = 1;
 	ck_assert_int_eq(pcref_partner_center_list_referrals(pc, NULL, on_referral, &s), 5);
 	memset(&s, 0, sizeof(s));
-	clear_log();
+	peer_log_clear(emu.base);
 	pcref_connection_stats_reset(referrals_conn);
 	before = live_bytes;
 	peak_bytes = live_bytes;
 	ck_assert_msg(pcref_partner_center_list_referrals(pc, NULL, on_referral, &s) == PCREF_OK, "%s",
 	              pcref_error_last()->message);
 	ck_assert_uint_eq(s.count, 1050);
-	ck_assert_uint_eq(requests("GET", "/engagements/referrals"), 11); /* 10 pages of 100 and one of 50 */
+	ck_assert_uint_eq(peer_requests(emu.base, "GET", "/engagements/referrals"), 11); /* 10 pages of 100 and one of 50 */
 	ck_assert_int_eq(pcref_connection_stats_get(referrals_conn, &st), PCREF_OK);
 	/* The pages were megabytes; the library never held more than a small
 	 * fraction of them at once (one referral, the page's framing and the
@@ -254,10 +241,10 @@ START_TEST(R12_invalid_referral_is_not_sent)
 {
 	pcref_referral *d = new_deal("No country"), *r = NULL;
 	pcref_referral_set_json(d, "/customerProfile/address/country", "null", 4);
-	clear_log();
+	peer_log_clear(emu.base);
 	tu_assert_error(pcref_partner_center_create_referral(&r, pc, d), PCREF_EINVALID, "R-12");
 	ck_assert_ptr_null(r);
-	ck_assert_uint_eq(requests("POST", "/engagements/referrals"), 0);
+	ck_assert_uint_eq(peer_requests(emu.base, "POST", "/engagements/referrals"), 0);
 	pcref_referral_free(d);
 }
 END_TEST
@@ -269,7 +256,7 @@ START_TEST(apply_sends_one_patch_with_if_match_and_nothing_when_equal)
 	const pcref__json *patch;
 	ck_assert_int_eq(pcref_referral_dup(&want, r), PCREF_OK);
 	ck_assert_int_eq(pcref_referral_set_deal_value(want, 65000), PCREF_OK);
-	clear_log();
+	peer_log_clear(emu.base);
 	ck_assert_msg(pcref_partner_center_apply(&stored, pc, r, want) == PCREF_OK, "%s", pcref_error_last()->message);
 	ck_assert(pcref_referral_deal_value(stored) == 65000);
 	ck_assert_str_ne(pcref_referral_etag(stored), pcref_referral_etag(r));
@@ -280,10 +267,10 @@ START_TEST(apply_sends_one_patch_with_if_match_and_nothing_when_equal)
 	ck_assert_str_eq(peer_log_str(patch, "/headers/if-match"), pcref_referral_etag(r));
 	pcref__json_free(log);
 	/* nothing differs: nothing is sent */
-	clear_log();
+	peer_log_clear(emu.base);
 	ck_assert_int_eq(pcref_partner_center_apply(&same, pc, stored, stored), PCREF_OK);
 	ck_assert_str_eq(pcref_referral_etag(same), pcref_referral_etag(stored));
-	ck_assert_uint_eq(requests(NULL, "/engagements/referrals"), 0);
+	ck_assert_uint_eq(peer_requests(emu.base, NULL, "/engagements/referrals"), 0);
 	pcref_referral_free(r);
 	pcref_referral_free(want);
 	pcref_referral_free(stored);
@@ -326,9 +313,9 @@ START_TEST(R31_won_and_terminal_state)
 	pcref_referral_free(want);
 	pcref_referral_dup(&want, won);
 	pcref_referral_set_status(want, "Active", "Accepted");
-	clear_log();
+	peer_log_clear(emu.base);
 	tu_assert_error(pcref_partner_center_apply(&back, pc, won, want), PCREF_EINVALID, "terminal");
-	ck_assert_uint_eq(requests("PATCH", "/engagements/referrals"), 0);
+	ck_assert_uint_eq(peer_requests(emu.base, "PATCH", "/engagements/referrals"), 0);
 	pcref_referral_free(r);
 	pcref_referral_free(want);
 	pcref_referral_free(won);
@@ -351,10 +338,10 @@ START_TEST(cosell_is_two_related_referrals_and_invite_is_idempotent)
 	ck_assert_int_eq(pcref_partner_center_list_related(pc, pcref_referral_engagement_id(mine), on_referral, &s),
 	                 PCREF_OK);
 	ck_assert_uint_eq(s.count, 2);
-	clear_log();
+	peer_log_clear(emu.base);
 	ck_assert_int_eq(pcref_partner_center_invite_microsoft(&again, pc, mine), PCREF_OK);
 	ck_assert_str_eq(pcref_referral_id(again), pcref_referral_id(ms));
-	ck_assert_uint_eq(requests("POST", "/engagements/referrals"), 0);
+	ck_assert_uint_eq(peer_requests(emu.base, "POST", "/engagements/referrals"), 0);
 	tu_assert_error(pcref_partner_center_list_related(pc, "x' or '1' eq '1", on_referral, &s), PCREF_EINVALID,
 	                "engagement id");
 	pcref_referral_free(d);
