@@ -327,14 +327,18 @@ static int write_crm(item *it, const pcref__merge *mg, const pcref_opportunity *
 {
 	const pcref_mapping *m = it->s->map;
 	pcref_opportunity *upd = NULL, *stored = NULL;
-	const char *id = pcref_opportunity_text(it->opp, PCREF_FIELD_ID);
+	char *id = pcref__strdup(pcref_opportunity_text(it->opp, PCREF_FIELD_ID) ? pcref_opportunity_text(it->opp, PCREF_FIELD_ID) : "");
 	int lead = pcref_opportunity_flag(it->opp, PCREF_FIELD_IS_LEAD) == 1;
 	int fields[PCREF__MAX_FIELDS + 4];
 	size_t n = 0;
 	char *audit = NULL, *name = NULL;
 	int rc, reread = 0;
-	if ((rc = pcref_opportunity_new(&upd)) < 0)
+	if (!id)
+		return pcref__error_nomem();
+	if ((rc = pcref_opportunity_new(&upd)) < 0) {
+		pcref__dealloc(id);
 		return rc;
+	}
 	if ((rc = pcref_opportunity_set_text(upd, PCREF_FIELD_ID, id)) < 0 ||
 	    (rc = pcref_opportunity_set_text(upd, PCREF_FIELD_VERSION,
 	                                     pcref_opportunity_text(it->opp, PCREF_FIELD_VERSION))) < 0)
@@ -438,6 +442,7 @@ static int write_crm(item *it, const pcref__merge *mg, const pcref_opportunity *
 	if (rc == PCREF_OK && reread)
 		rc = read_opportunity(it, id);
 done:
+	pcref__dealloc(id);
 	pcref__dealloc(audit);
 	pcref__dealloc(name);
 	pcref_opportunity_free(upd);
@@ -473,12 +478,22 @@ static const char *action_verb(int action)
 	}
 }
 
+static int write_back_link(item *it, const char *verb);
+
 /* Merge the two records of a link against its base, write what differs,
- * keep the new base. Stale versions: re-read, re-merge, retry. */
+ * keep the new base. Stale versions: re-read, re-merge, retry. `origin`:
+ * the records were just found by the linkage keys (a first link). */
 static int merge_and_write(item *it, pcref_opportunity *base, int origin)
 {
 	pcref__run *run = it->run;
+	const char *linked = pcref_opportunity_text(it->opp, PCREF_FIELD_REFERRAL_ID);
 	int rc = PCREF_OK;
+	if (origin && !PCREF__DRY(run) && pcref_opportunity_flag(it->opp, PCREF_FIELD_IS_LEAD) != 1 &&
+	    (!linked || strcmp(linked, pcref_referral_id(it->ref)) != 0)) {
+		/* the CRM side of the linkage was not written: write it now */
+		if ((rc = write_back_link(it, "linked to")) < 0)
+			return fail(it, PCREF_DIRECTION_TO_CRM, rc, 1);
+	}
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		pcref_opportunity *pcc = NULL, *crc = NULL;
 		pcref__merge mg;
@@ -516,6 +531,8 @@ static int merge_and_write(item *it, pcref_opportunity *base, int origin)
 			const char *note = mg.notes.len ? mg.notes.data : NULL;
 			int changed_base = 0;
 			char *json = NULL;
+			if (mg.refused && !PCREF__DRY(run))
+				audit_failure(it, note);  /* the seller sees why */
 			if (pcref_opportunity_to_json(mg.result, &json, NULL) == PCREF_OK)
 				changed_base = !it->link.base || strcmp(json, it->link.base) != 0;
 			pcref_free(json);
@@ -898,7 +915,7 @@ static int find_created(item *it, pcref_referral **out)
 	return rc;
 }
 
-static int write_back_link(item *it)
+static int write_back_link(item *it, const char *verb)
 {
 	pcref_opportunity *upd = NULL, *stored = NULL;
 	pcref__buf link = PCREF__BUF_INIT, line = PCREF__BUF_INIT;
@@ -907,7 +924,7 @@ static int write_back_link(item *it)
 	size_t n = 0;
 	pcref__buf_puts(&link, it->s->link_base);
 	pcref__buf_puts(&link, pcref_referral_id(it->ref));
-	pcref__buf_printf(&line, "created Partner Center referral %s (%s/%s)", pcref_referral_id(it->ref),
+	pcref__buf_printf(&line, "%s Partner Center referral %s (%s/%s)", verb, pcref_referral_id(it->ref),
 	                  pcref_referral_status(it->ref) ? pcref_referral_status(it->ref) : "?",
 	                  pcref_referral_substatus(it->ref) ? pcref_referral_substatus(it->ref) : "?");
 	if ((rc = pcref__buf_detach(&link, &link_text, NULL)) < 0 || (rc = pcref__buf_detach(&line, &text, NULL)) < 0 ||
@@ -957,7 +974,7 @@ static int finish_create(item *it)
 {
 	pcref_opportunity *base = NULL;
 	char *changes = NULL;
-	int rc = write_back_link(it);
+	int rc = write_back_link(it, "created");
 	if (rc == PCREF_ECONFLICT) {
 		/* the seller saved in between: re-read and write the link again */
 		char *id = pcref__strdup(pcref_opportunity_text(it->opp, PCREF_FIELD_ID));
@@ -965,7 +982,7 @@ static int finish_create(item *it)
 		rc = id ? read_opportunity(it, id) : pcref__error_nomem();
 		pcref__dealloc(id);
 		if (rc == PCREF_OK)
-			rc = write_back_link(it);
+			rc = write_back_link(it, "created");
 	}
 	if (rc < 0)
 		return fail(it, PCREF_DIRECTION_TO_PC, rc, 1);

@@ -241,8 +241,11 @@ static int reconcile(pcref__run *run, int64_t pc_since, int64_t crm_since, int b
 		q.filter = filter;
 	}
 	q.orderby = "updatedDateTime asc";
-	if ((rc = pcref_partner_center_list_referrals(s->pc, &q, on_pc, &pcs)) < 0)
+	if ((rc = pcref_partner_center_list_referrals(s->pc, &q, on_pc, &pcs)) < 0) {
+		if (rc == PCREF_EAUTH) /* said as such, not as a data error */
+			pcref__error_prefix(rc, "the Partner Center connector is disconnected (R-35)");
 		goto done;
+	}
 	total = pcs.n;
 	if (backfill && (rc = progress(run, 0, 0)) < 0)
 		goto done;
@@ -282,8 +285,11 @@ static int reconcile(pcref__run *run, int64_t pc_since, int64_t crm_since, int b
 	crms.fast = 1;
 	if ((rc = pcref_crm_list_modified(s->crm, crm_since == PCREF_TIME_NONE ? PCREF_TIME_NONE
 	                                                                        : crm_since - s->opt.overlap_ms,
-	                                  on_crm, &crms)) < 0)
+	                                  on_crm, &crms)) < 0) {
+		if (rc == PCREF_EAUTH)
+			pcref__error_prefix(rc, "the CRM connector is disconnected (R-35)");
 		goto done;
+	}
 	total += crms.n;
 	for (size_t i = 0; i < crms.n; i++) {
 		const char *id = pcref_opportunity_text(crms.items[i], PCREF_FIELD_ID);
