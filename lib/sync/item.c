@@ -187,8 +187,9 @@ static void audit_failure(item *it, const char *text)
 	char *audit = NULL, *name = NULL, *plain = NULL;
 	int fields[2];
 	size_t n = 0;
-	if (!it->opp || PCREF__DRY(it->run) || pcref_opportunity_flag(it->opp, PCREF_FIELD_IS_LEAD) == 1)
-		return;
+	if (!it->opp || PCREF__DRY(it->run) || pcref_opportunity_flag(it->opp, PCREF_FIELD_IS_LEAD) == 1 ||
+	    pcref__lc_terminal(pcref__lc_of_opportunity(it->opp, m, 0)))
+		return;  /* closed records are read-only */
 	if (pcref_opportunity_new(&upd) < 0)
 		return;
 	pcref_opportunity_set_text(upd, PCREF_FIELD_ID, pcref_opportunity_text(it->opp, PCREF_FIELD_ID));
@@ -335,6 +336,12 @@ static int write_crm(item *it, const pcref__merge *mg, const pcref_opportunity *
 	int rc, reread = 0;
 	if (!id)
 		return pcref__error_nomem();
+	if (!lead && pcref__lc_terminal(pcref__lc_of_opportunity(it->opp, m, 0))) {
+		/* won and lost records are read-only in the CRM (Dynamics refuses
+		 * edits until reactivated): the outcome is in the event, not the audit */
+		pcref__dealloc(id);
+		return PCREF_OK;
+	}
 	if ((rc = pcref_opportunity_new(&upd)) < 0) {
 		pcref__dealloc(id);
 		return rc;
@@ -754,8 +761,11 @@ static int create_in_crm(item *it)
 				added = 1;
 			}
 		}
-		if (rc == PCREF_OK && added)
-			rc = read_opportunity(it, pcref_opportunity_text(created, PCREF_FIELD_ID));
+		if (rc == PCREF_OK && added) {
+			char *id = pcref__strdup(pcref_opportunity_text(created, PCREF_FIELD_ID));
+			rc = id ? read_opportunity(it, id) : pcref__error_nomem();
+			pcref__dealloc(id);
+		}
 		if (rc < 0)
 			goto failed;
 	}
@@ -1000,12 +1010,22 @@ static int finish_create(item *it)
 	return PCREF_OK;
 }
 
+static int create_in_pc_id(item *it, const char *crm_id);
+
 static int create_in_pc(item *it)
+{
+	/* a copy: the record is replaced as the audit is written */
+	char *crm_id = pcref__strdup(pcref_opportunity_text(it->opp, PCREF_FIELD_ID));
+	int rc = crm_id ? create_in_pc_id(it, crm_id) : pcref__error_nomem();
+	pcref__dealloc(crm_id);
+	return rc;
+}
+
+static int create_in_pc_id(item *it, const char *crm_id)
 {
 	pcref__run *run = it->run;
 	pcref_sync *s = it->s;
 	pcref_referral *r = NULL, *created = NULL;
-	const char *crm_id = pcref_opportunity_text(it->opp, PCREF_FIELD_ID);
 	int rc;
 	if ((it->link.flags & PCREF_LINK_PENDING) && it->link.started_ms != PCREF_TIME_NONE) {
 		/* a create was started: did it reach Partner Center? */

@@ -168,10 +168,11 @@ static int on_retry(const pcref_retry *item, void *payload)
 	return 0;
 }
 
-static int drain_retries(pcref__run *run)
+/* The items due when the pass began (what failed during it waits its turn). */
+static int drain_retries(pcref__run *run, int64_t due)
 {
 	retry_list l = { NULL, 0, 0 };
-	int rc = pcref_store_retry_list(run->s->store, pcref__now_ms(), on_retry, &l);
+	int rc = pcref_store_retry_list(run->s->store, due, on_retry, &l);
 	for (size_t i = 0; i < l.n && rc >= 0; i++) {
 		int item_rc;
 		if (run->report)
@@ -314,7 +315,7 @@ done:
 int pcref_sync_poll(pcref_sync *s, uint32_t flags, pcref_sync_report *report)
 {
 	pcref__run run;
-	int64_t pc_wm, crm_wm;
+	int64_t pc_wm, crm_wm, began = pcref__now_ms();
 	int rc;
 	if ((rc = start(&run, s, flags, report, "pcref_sync_poll")) < 0)
 		return rc;
@@ -325,7 +326,7 @@ int pcref_sync_poll(pcref_sync *s, uint32_t flags, pcref_sync_report *report)
 	if ((rc = reconcile(&run, pc_wm, crm_wm, 0)) < 0)
 		return rc;
 	run.fast = 0;
-	if ((rc = drain_retries(&run)) < 0)
+	if ((rc = drain_retries(&run, began)) < 0)
 		return rc;
 	if (!PCREF__DRY(&run))
 		pcref_store_delivery_prune(s->store, pcref__now_ms() - DELIVERY_KEEP_MS);
