@@ -822,22 +822,6 @@ END_TEST
 
 /* ---- SQLite only ------------------------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *data;
-	long size;
-	ck_assert_ptr_nonnull(f);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	data = malloc((size_t)size + 1);
-	ck_assert_int_eq(fread(data, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	*len = (size_t)size;
-	return data;
-}
-
 /* Run SQL on the file directly (as another program would). */
 static void sql(const char *path, const char *statements)
 {
@@ -946,11 +930,11 @@ START_TEST(sqlite_file_from_a_newer_libpcref_is_refused_untouched)
 	make_dir();
 	sql(db_path, "PRAGMA journal_mode = WAL; CREATE TABLE links (x); CREATE TABLE future (y);"
 	             "INSERT INTO future VALUES ('v99 data'); PRAGMA user_version = 99;");
-	before = slurp(db_path, &len_before);
+	before = tu_read_file(db_path, &len_before);
 	tu_assert_error(pcref_store_sqlite_open(&store, db_path, 0), PCREF_EVERSION, "schema version 99");
 	ck_assert_ptr_nonnull(strstr(pcref_error_last()->message, db_path));
 	ck_assert_ptr_null(store);
-	after = slurp(db_path, &len_after);
+	after = tu_read_file(db_path, &len_after);
 	ck_assert_uint_eq(len_after, len_before);
 	ck_assert_msg(memcmp(before, after, len_before) == 0, "the file was changed");
 	ck_assert_int_eq(sql_int(db_path, "PRAGMA user_version"), 99);
@@ -976,7 +960,7 @@ START_TEST(sqlite_non_database_is_refused_with_its_name)
 	tu_assert_error(pcref_store_sqlite_open(&store, db_path, 0), PCREF_ESTORE, db_path);
 	ck_assert_ptr_nonnull(strstr(pcref_error_last()->message, "not a database"));
 	ck_assert_ptr_null(store);
-	after = slurp(db_path, &len);
+	after = tu_read_file(db_path, &len);
 	ck_assert_uint_eq(len, sizeof(junk) - 1);
 	ck_assert_int_eq(memcmp(after, junk, len), 0);
 	free(after);
