@@ -720,6 +720,35 @@ START_TEST(test_R30_check_mark_off)
 }
 END_TEST
 
+/* A custom mapping (R-32) onto a column every CRM here has: the connector's
+ * deprecated text field "Products" (R-07). */
+START_TEST(test_R32_custom_field_mapping_followed)
+{
+	char *id, *crm_id;
+	pcref_opportunity *o;
+	teardown();
+	setup_with(crm_is("dynamics")
+	           ? "{\"backend\":\"dynamics\",\"extra\":[{\"referral\":\"/customerProfile/size\",\"crm\":\"msft_microsoftpartnercentersolutions\",\"direction\":\"to_crm\"}]}"
+	           : "{\"backend\":\"memory\",\"extra\":[{\"referral\":\"/customerProfile/size\",\"crm\":\"msft_microsoftpartnercentersolutions\",\"direction\":\"to_crm\"}]}");
+	id = shared_and_synced(&crm_id);
+	o = crm_get(crm_id);
+	ck_assert_ptr_nonnull(pcref_opportunity_extra_text(o, "msft_microsoftpartnercentersolutions"));
+	pcref_opportunity_free(o);
+	/* an update of the mapped referral field reaches the CRM column, once */
+	pc_patch(id, "[{\"op\":\"replace\",\"path\":\"/customerProfile/size\",\"value\":\"1000to9999employees\"}]");
+	poll_ok();
+	o = crm_get(crm_id);
+	ck_assert_str_eq(pcref_opportunity_extra_text(o, "msft_microsoftpartnercentersolutions"), "1000to9999employees");
+	pcref_opportunity_free(o);
+	logs_clear();
+	poll_ok();
+	if (crm_writes() >= 0)
+		ck_assert_int_eq(crm_writes(), 0);
+	free(id);
+	free(crm_id);
+}
+END_TEST
+
 /* ---- both ways ---------------------------------------------------------------------------------- */
 
 START_TEST(test_R13_R23_conflict_settled_by_policy_and_audited)
@@ -1081,6 +1110,7 @@ int main(int argc, char **argv)
 	ADD(tc, test_R11_cosell_without_contact_refused);
 	ADD(tc, test_R12_country_code_required);
 	ADD(tc, test_R30_check_mark_off);
+	ADD(tc, test_R32_custom_field_mapping_followed);
 	ADD(tc, test_R13_R23_conflict_settled_by_policy_and_audited);
 	ADD(tc, test_R08_audit_records_every_attempt);
 	ADD(tc, test_steady_poll_makes_no_writes);
