@@ -21,7 +21,7 @@ import atexit
 
 from ._constants import *  # noqa: F401,F403  (the C constants, without PCREF_)
 from ._handle import close_all as _close_all
-from ._lib import SONAME, LibraryNotFound, lib as _lib
+from ._lib import SONAME, LibraryNotFound, lib as _native
 from .connection import Connection, TokenProvider
 from .crm import Crm, CrmBackend
 from .errors import (Auth, Conflict, Error, Exists, Invalid, Network, NoMemory, NotFound, NotSupported, Protocol,
@@ -49,18 +49,18 @@ __all__ = [
 
 def version() -> str:
     """The version of the libpcref loaded, e.g. ``"0.1.0"``."""
-    return _lib.pcref_version_string() or ""
+    return _native.pcref_version_string() or ""
 
 
 def library_path() -> str:
     """The file the library was loaded from (as given to the loader)."""
-    return str(_lib.path)
+    return str(_native.path)
 
 
-_lib.pcref_init()
+_native.pcref_init()
 
 
 @atexit.register
 def _shutdown() -> None:
     _close_all()
-    _lib.pcref_shutdown()
+    _native.pcref_shutdown()

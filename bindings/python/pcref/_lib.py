@@ -419,11 +419,15 @@ UNBOUND = {
 or here)."""
 
 
+REQUIRED = ("pcref_init", "pcref_shutdown", "pcref_version_string", "pcref_error_last", "pcref_free")
+"""Functions every libpcref has: a library without them is not libpcref."""
+
+
 def _missing(name: str) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         from .errors import NotSupported
-        raise NotSupported(f"the loaded libpcref ({lib.pcref_version_string()}) has no {name}(): "
-                           f"it is older than these bindings; install a newer libpcref")
+        raise NotSupported(f"the loaded libpcref has no {name}(): it is older than these bindings; "
+                           f"install a newer libpcref")
     call.__name__ = name
     return call
 
@@ -440,6 +444,9 @@ def bind(cdll: ctypes.CDLL, check_status: Callable[..., Any]) -> Library:
     """Apply FUNCTIONS to the loaded library. A function the library lacks
     (an older libpcref) becomes one that raises ``pcref.NotSupported``."""
     bound = Library(cdll)
+    for required in REQUIRED:
+        if not hasattr(cdll, required):
+            raise LibraryNotFound(f"{bound.path} is not libpcref: it has no {required}(); check PCREF_LIBRARY")
 
     def text(result: bytes | None, func: Any, args: Any) -> str | None:
         return None if result is None else result.decode("utf-8", "replace")
