@@ -22,7 +22,7 @@ import sqlite3
 import sys
 import time
 import uuid
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import pcref
 

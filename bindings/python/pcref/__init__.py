@@ -19,13 +19,29 @@ from __future__ import annotations
 
 import atexit
 
-from ._constants import *  # noqa: F401,F403  (the C constants, without PCREF_)
+from ._constants import (  # the C constants, without PCREF_
+    ALLOCATOR_VERSION, AUTH_CALLBACK, AUTH_CLIENT_CREDENTIALS, AUTH_NONE, AUTH_PASSWORD, AUTH_REFRESH_TOKEN,
+    AUTH_STATIC, CONNECTION_OPTIONS_VERSION, CONNECTION_STATS_VERSION, CONSENT_CONTACT,
+    CONSENT_MICROSOFT_TO_CONTACT_PARTNERS, CONSENT_SHARE_INFO_WITH_OTHERS, CONSENT_SHARE_WITH_MICROSOFT_SELLERS,
+    CRM_BACKEND_VERSION, DIRECTION_BOTH, DIRECTION_TO_CRM, DIRECTION_TO_PC, EAUTH, ECONFLICT, EEXISTS, EINVALID,
+    ENETWORK, ENOMEM, ENOTFOUND, ENOTSUPPORTED, EPROTOCOL, EREPLAY, ERROR, ERROR_VERSION, ESERVICE, ESIGNATURE,
+    ESTATE, ESTORE, ETHROTTLED, EUSER, EVERSION, FIELD_ACCOUNT_ADDRESS1, FIELD_ACCOUNT_ADDRESS2, FIELD_ACCOUNT_CITY,
+    FIELD_ACCOUNT_COUNTRY, FIELD_ACCOUNT_ID, FIELD_ACCOUNT_NAME, FIELD_ACCOUNT_POSTAL_CODE, FIELD_ACCOUNT_STATE,
+    FIELD_AUDIT, FIELD_CLOSE_DATE, FIELD_CLOSE_REASON, FIELD_CONTACT_EMAIL, FIELD_CONTACT_FIRST_NAME,
+    FIELD_CONTACT_ID, FIELD_CONTACT_LAST_NAME, FIELD_CONTACT_PHONE, FIELD_CURRENCY, FIELD_DEAL_VALUE, FIELD_HELP,
+    FIELD_ID, FIELD_IS_LEAD, FIELD_MICROSOFT_CRM_ID, FIELD_MODIFIED_TIME, FIELD_NAME, FIELD_NOTES,
+    FIELD_OWNER_EMAIL, FIELD_REFERRAL_ID, FIELD_REFERRAL_LINK, FIELD_STAGE, FIELD_STATE, FIELD_SYNC, FIELD_VERSION,
+    FIELD_VISIBILITY, KIND_FLAG, KIND_NUMBER, KIND_TEXT, KIND_TIME, MEMBERS_CUSTOMER, MEMBERS_PARTNER, OK,
+    OPTION_CHECK_MARK, OPTION_SYNC_COSELL_ONLY, REFERRAL_MAX_SIZE, REFERRAL_QUERY_VERSION, STAGE_ACTIVE, STAGE_LOST,
+    STAGE_ON_HOLD, STAGE_WON, TIME_NONE, TOKEN_REFRESH, WEBHOOK_CERTIFICATE_HOST, WEBHOOK_DELIVERY_VERSION,
+    WEBHOOK_OPTIONS_VERSION, WEBHOOK_OVERWRITE, WEBHOOK_SIGNATURE_HEADER, WINNER_CRM, WINNER_NEWEST,
+    WINNER_PARTNER_CENTER)
 from ._handle import close_all as _close_all
 from ._lib import SONAME, LibraryNotFound, lib as _native
 from .connection import Connection, TokenProvider
 from .crm import Crm, CrmBackend
 from .errors import (Auth, Conflict, Error, Exists, Invalid, Network, NoMemory, NotFound, NotSupported, Protocol,
-                     Replay, Service, Signature, State, Store, Throttled, User, Version, error_class, strerror)
+                     Replay, Service, Signature, State, StoreError, Throttled, User, Version, error_class, strerror)
 from .mapping import ExtraMapping, Mapping
 from .opportunity import FIELDS, Opportunity, SolutionRef, field_id, field_kind, field_name
 from .partnercenter import PartnerCenter, WebhookRegistration
@@ -37,13 +53,31 @@ __version__ = "0.1.0"
 """The version of these bindings (the library's own: ``pcref.version()``)."""
 
 __all__ = [
-    "Auth", "Conflict", "Connection", "Crm", "CrmBackend", "Error", "Exists", "ExtraMapping", "FIELDS",
-    "Invalid", "LibraryNotFound", "Mapping", "Member", "Network", "NoMemory", "NotFound", "NotSupported",
-    "Opportunity", "PartnerCenter", "Protocol", "Referral", "ReferralStream", "Replay", "SONAME", "Service",
-    "Signature", "Solution", "SolutionRef", "State", "Store", "Target", "Throttled", "TokenProvider", "User",
-    "Version", "WebhookEvent", "WebhookRegistration", "WebhookVerifier", "country_check", "currency_check",
-    "error_class", "field_id", "field_kind", "field_name", "iter_page", "library_path", "parse_list",
-    "status_check", "status_is_terminal", "status_transition_check", "strerror", "verify_webhook", "version",
+    "Auth", "Conflict", "Connection", "Crm", "CrmBackend", "Error", "Exists", "ExtraMapping", "FIELDS", "Invalid",
+    "LibraryNotFound", "Mapping", "Member", "Network", "NoMemory", "NotFound", "NotSupported", "Opportunity",
+    "PartnerCenter", "Protocol", "Referral", "ReferralStream", "Replay", "SONAME", "Service", "Signature",
+    "Solution", "SolutionRef", "State", "StoreError", "Target", "Throttled", "TokenProvider", "User", "Version",
+    "WebhookEvent", "WebhookRegistration", "WebhookVerifier", "country_check", "currency_check", "error_class",
+    "field_id", "field_kind", "field_name", "iter_page", "library_path", "parse_list", "status_check",
+    "status_is_terminal", "status_transition_check", "strerror", "verify_webhook", "version", "ALLOCATOR_VERSION",
+    "AUTH_CALLBACK", "AUTH_CLIENT_CREDENTIALS", "AUTH_NONE", "AUTH_PASSWORD", "AUTH_REFRESH_TOKEN", "AUTH_STATIC",
+    "CONNECTION_OPTIONS_VERSION", "CONNECTION_STATS_VERSION", "CONSENT_CONTACT",
+    "CONSENT_MICROSOFT_TO_CONTACT_PARTNERS", "CONSENT_SHARE_INFO_WITH_OTHERS",
+    "CONSENT_SHARE_WITH_MICROSOFT_SELLERS", "CRM_BACKEND_VERSION", "DIRECTION_BOTH", "DIRECTION_TO_CRM",
+    "DIRECTION_TO_PC", "EAUTH", "ECONFLICT", "EEXISTS", "EINVALID", "ENETWORK", "ENOMEM", "ENOTFOUND",
+    "ENOTSUPPORTED", "EPROTOCOL", "EREPLAY", "ERROR", "ERROR_VERSION", "ESERVICE", "ESIGNATURE", "ESTATE", "ESTORE",
+    "ETHROTTLED", "EUSER", "EVERSION", "FIELD_ACCOUNT_ADDRESS1", "FIELD_ACCOUNT_ADDRESS2", "FIELD_ACCOUNT_CITY",
+    "FIELD_ACCOUNT_COUNTRY", "FIELD_ACCOUNT_ID", "FIELD_ACCOUNT_NAME", "FIELD_ACCOUNT_POSTAL_CODE",
+    "FIELD_ACCOUNT_STATE", "FIELD_AUDIT", "FIELD_CLOSE_DATE", "FIELD_CLOSE_REASON", "FIELD_CONTACT_EMAIL",
+    "FIELD_CONTACT_FIRST_NAME", "FIELD_CONTACT_ID", "FIELD_CONTACT_LAST_NAME", "FIELD_CONTACT_PHONE",
+    "FIELD_CURRENCY", "FIELD_DEAL_VALUE", "FIELD_HELP", "FIELD_ID", "FIELD_IS_LEAD", "FIELD_MICROSOFT_CRM_ID",
+    "FIELD_MODIFIED_TIME", "FIELD_NAME", "FIELD_NOTES", "FIELD_OWNER_EMAIL", "FIELD_REFERRAL_ID",
+    "FIELD_REFERRAL_LINK", "FIELD_STAGE", "FIELD_STATE", "FIELD_SYNC", "FIELD_VERSION", "FIELD_VISIBILITY",
+    "KIND_FLAG", "KIND_NUMBER", "KIND_TEXT", "KIND_TIME", "MEMBERS_CUSTOMER", "MEMBERS_PARTNER", "OK",
+    "OPTION_CHECK_MARK", "OPTION_SYNC_COSELL_ONLY", "REFERRAL_MAX_SIZE", "REFERRAL_QUERY_VERSION", "STAGE_ACTIVE",
+    "STAGE_LOST", "STAGE_ON_HOLD", "STAGE_WON", "TIME_NONE", "TOKEN_REFRESH", "WEBHOOK_CERTIFICATE_HOST",
+    "WEBHOOK_DELIVERY_VERSION", "WEBHOOK_OPTIONS_VERSION", "WEBHOOK_OVERWRITE", "WEBHOOK_SIGNATURE_HEADER",
+    "WINNER_CRM", "WINNER_NEWEST", "WINNER_PARTNER_CENTER",
 ]
 
 

@@ -99,7 +99,8 @@ class Signature(Error):
     code = K.ESIGNATURE
 
 
-class Store(Error):
+class StoreError(Error):
+    """The state store failed (``PCREF_ESTORE``); ``pcref.Store`` is the store itself."""
     code = K.ESTORE
 
 
@@ -113,7 +114,7 @@ class Replay(Error):
 
 _BY_CODE: dict[int, type[Error]] = {cls.code: cls for cls in (
     NoMemory, Invalid, NotFound, Exists, Auth, Conflict, Throttled, Network, Protocol, NotSupported, Version,
-    User, State, Signature, Store, Service, Replay)}
+    User, State, Signature, StoreError, Service, Replay)}
 
 
 def error_class(code: int) -> type[Error]:

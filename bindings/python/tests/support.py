@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import unittest
 from typing import Any
 
 SOURCE_ROOT = os.path.abspath(os.environ.get("PCREF_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..",
@@ -26,6 +25,11 @@ EXAMPLES = os.path.join(SOURCE_ROOT, "examples", "python")
 for path in (EXAMPLES, PEERS):
     if path not in sys.path:
         sys.path.insert(0, path)
+
+
+def import_example(name: str) -> Any:
+    """A module of examples/python (e.g. ``sqlite_crm``)."""
+    return importlib.import_module(name)
 
 
 def fixture(name: str) -> bytes:
@@ -56,7 +60,3 @@ class Emulator:
 
     def stop(self) -> None:
         self.server.stop()
-
-
-def skip_unless(condition: bool, why: str):  # type: ignore[no-untyped-def]
-    return unittest.skipUnless(condition, why)

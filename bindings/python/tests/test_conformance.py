@@ -17,8 +17,9 @@ import unittest
 from typing import Any, Callable
 
 import pcref
-from support import BUILD_ROOT
-from sqlite_crm import SqliteCrm  # (examples/python, on sys.path through support)
+from support import BUILD_ROOT, import_example
+
+SqliteCrm = import_example("sqlite_crm").SqliteCrm
 
 MODULE = os.environ.get("PCREF_CONFORMANCE_MODULE",
                         os.path.join(BUILD_ROOT, "tests", "conformance", "libpcref-conformance-py.so"))

@@ -69,7 +69,7 @@ class Errors(unittest.TestCase):
                     pcref.ETHROTTLED: pcref.Throttled, pcref.ENETWORK: pcref.Network,
                     pcref.EPROTOCOL: pcref.Protocol, pcref.ENOTSUPPORTED: pcref.NotSupported,
                     pcref.EVERSION: pcref.Version, pcref.EUSER: pcref.User, pcref.ESTATE: pcref.State,
-                    pcref.ESIGNATURE: pcref.Signature, pcref.ESTORE: pcref.Store, pcref.ESERVICE: pcref.Service,
+                    pcref.ESIGNATURE: pcref.Signature, pcref.ESTORE: pcref.StoreError, pcref.ESERVICE: pcref.Service,
                     pcref.EREPLAY: pcref.Replay}
         for code, cls in expected.items():
             self.assertIs(pcref.error_class(code), cls)

@@ -7,8 +7,9 @@ import tempfile
 import unittest
 
 import pcref
-from support import EXAMPLES  # noqa: F401  (puts examples/python on sys.path)
-from sqlite_crm import SqliteCrm
+from support import import_example
+
+SqliteCrm = import_example("sqlite_crm").SqliteCrm
 
 
 class Tiny(pcref.CrmBackend):
