@@ -20,8 +20,9 @@ from __future__ import annotations
 import atexit
 
 from ._constants import (  # the C constants, without PCREF_
-    ALLOCATOR_VERSION, AUTH_CALLBACK, AUTH_CLIENT_CREDENTIALS, AUTH_NONE, AUTH_PASSWORD, AUTH_REFRESH_TOKEN,
-    AUTH_STATIC, CONNECTION_OPTIONS_VERSION, CONNECTION_STATS_VERSION, CONSENT_CONTACT,
+    ACTION_ACCEPT, ACTION_CLOSE, ACTION_CREATE, ACTION_DECLINE, ACTION_FAIL, ACTION_LINK, ACTION_NONE, ACTION_SKIP,
+    ACTION_UPDATE, ALLOCATOR_VERSION, AUTH_CALLBACK, AUTH_CLIENT_CREDENTIALS, AUTH_NONE, AUTH_PASSWORD,
+    AUTH_REFRESH_TOKEN, AUTH_STATIC, CONNECTION_OPTIONS_VERSION, CONNECTION_STATS_VERSION, CONSENT_CONTACT,
     CONSENT_MICROSOFT_TO_CONTACT_PARTNERS, CONSENT_SHARE_INFO_WITH_OTHERS, CONSENT_SHARE_WITH_MICROSOFT_SELLERS,
     CRM_BACKEND_VERSION, DIRECTION_BOTH, DIRECTION_TO_CRM, DIRECTION_TO_PC, EAUTH, ECONFLICT, EEXISTS, EINVALID,
     ENETWORK, ENOMEM, ENOTFOUND, ENOTSUPPORTED, EPROTOCOL, EREPLAY, ERROR, ERROR_VERSION, ESERVICE, ESIGNATURE,
@@ -31,11 +32,12 @@ from ._constants import (  # the C constants, without PCREF_
     FIELD_CONTACT_ID, FIELD_CONTACT_LAST_NAME, FIELD_CONTACT_PHONE, FIELD_CURRENCY, FIELD_DEAL_VALUE, FIELD_HELP,
     FIELD_ID, FIELD_IS_LEAD, FIELD_MICROSOFT_CRM_ID, FIELD_MODIFIED_TIME, FIELD_NAME, FIELD_NOTES,
     FIELD_OWNER_EMAIL, FIELD_REFERRAL_ID, FIELD_REFERRAL_LINK, FIELD_STAGE, FIELD_STATE, FIELD_SYNC, FIELD_VERSION,
-    FIELD_VISIBILITY, KIND_FLAG, KIND_NUMBER, KIND_TEXT, KIND_TIME, MEMBERS_CUSTOMER, MEMBERS_PARTNER, OK,
-    OPTION_CHECK_MARK, OPTION_SYNC_COSELL_ONLY, REFERRAL_MAX_SIZE, REFERRAL_QUERY_VERSION, STAGE_ACTIVE, STAGE_LOST,
-    STAGE_ON_HOLD, STAGE_WON, TIME_NONE, TOKEN_REFRESH, WEBHOOK_CERTIFICATE_HOST, WEBHOOK_DELIVERY_VERSION,
-    WEBHOOK_OPTIONS_VERSION, WEBHOOK_OVERWRITE, WEBHOOK_SIGNATURE_HEADER, WINNER_CRM, WINNER_NEWEST,
-    WINNER_PARTNER_CENTER)
+    FIELD_VISIBILITY, KIND_FLAG, KIND_NUMBER, KIND_TEXT, KIND_TIME, LINK_LEAD, LINK_PENDING, LINK_VERSION,
+    MEMBERS_CUSTOMER, MEMBERS_PARTNER, OK, OPTION_CHECK_MARK, OPTION_SYNC_COSELL_ONLY, REFERRAL_MAX_SIZE,
+    REFERRAL_QUERY_VERSION, RETRY_VERSION, SIDE_CRM, SIDE_PARTNER_CENTER, STAGE_ACTIVE, STAGE_LOST, STAGE_ON_HOLD,
+    STAGE_WON, STORE_BACKEND_VERSION, SYNC_DRY_RUN, SYNC_EVENT_VERSION, SYNC_OPTIONS_VERSION, SYNC_REPORT_VERSION,
+    TIME_NONE, TOKEN_REFRESH, WEBHOOK_CERTIFICATE_HOST, WEBHOOK_DELIVERY_VERSION, WEBHOOK_OPTIONS_VERSION,
+    WEBHOOK_OVERWRITE, WEBHOOK_SIGNATURE_HEADER, WINNER_CRM, WINNER_NEWEST, WINNER_PARTNER_CENTER)
 from ._handle import close_all as _close_all
 from ._lib import SONAME, LibraryNotFound, lib as _native
 from .connection import Connection, TokenProvider
@@ -47,22 +49,26 @@ from .opportunity import FIELDS, Opportunity, SolutionRef, field_id, field_kind,
 from .partnercenter import PartnerCenter, WebhookRegistration
 from .referral import (Member, Referral, ReferralStream, Solution, Target, country_check, currency_check, iter_page,
                        parse_list, status_check, status_is_terminal, status_transition_check)
+from .store import Link, RetryItem, Store, StoreBackend
+from .sync import Sync, SyncEvent
 from .webhook import WebhookEvent, WebhookVerifier, verify_webhook
 
 __version__ = "0.1.0"
 """The version of these bindings (the library's own: ``pcref.version()``)."""
 
 __all__ = [
-    "Auth", "Conflict", "Connection", "Crm", "CrmBackend", "Error", "Exists", "ExtraMapping", "FIELDS", "Invalid",
-    "LibraryNotFound", "Mapping", "Member", "Network", "NoMemory", "NotFound", "NotSupported", "Opportunity",
-    "PartnerCenter", "Protocol", "Referral", "ReferralStream", "Replay", "SONAME", "Service", "Signature",
-    "Solution", "SolutionRef", "State", "StoreError", "Target", "Throttled", "TokenProvider", "User", "Version",
-    "WebhookEvent", "WebhookRegistration", "WebhookVerifier", "country_check", "currency_check", "error_class",
-    "field_id", "field_kind", "field_name", "iter_page", "library_path", "parse_list", "status_check",
-    "status_is_terminal", "status_transition_check", "strerror", "verify_webhook", "version", "ALLOCATOR_VERSION",
-    "AUTH_CALLBACK", "AUTH_CLIENT_CREDENTIALS", "AUTH_NONE", "AUTH_PASSWORD", "AUTH_REFRESH_TOKEN", "AUTH_STATIC",
-    "CONNECTION_OPTIONS_VERSION", "CONNECTION_STATS_VERSION", "CONSENT_CONTACT",
-    "CONSENT_MICROSOFT_TO_CONTACT_PARTNERS", "CONSENT_SHARE_INFO_WITH_OTHERS",
+    "Auth", "Conflict", "Connection", "country_check", "Crm", "CrmBackend", "currency_check", "Error",
+    "error_class", "Exists", "ExtraMapping", "field_id", "field_kind", "field_name", "FIELDS", "Invalid",
+    "iter_page", "library_path", "LibraryNotFound", "Link", "Mapping", "Member", "Network", "NoMemory", "NotFound",
+    "NotSupported", "Opportunity", "parse_list", "PartnerCenter", "Protocol", "Referral", "ReferralStream",
+    "Replay", "RetryItem", "Service", "Signature", "Solution", "SolutionRef", "SONAME", "State", "status_check",
+    "status_is_terminal", "status_transition_check", "Store", "StoreBackend", "StoreError", "strerror", "Sync",
+    "SyncEvent", "Target", "Throttled", "TokenProvider", "User", "verify_webhook", "Version", "version",
+    "WebhookEvent", "WebhookRegistration", "WebhookVerifier", "ACTION_ACCEPT", "ACTION_CLOSE", "ACTION_CREATE",
+    "ACTION_DECLINE", "ACTION_FAIL", "ACTION_LINK", "ACTION_NONE", "ACTION_SKIP", "ACTION_UPDATE",
+    "ALLOCATOR_VERSION", "AUTH_CALLBACK", "AUTH_CLIENT_CREDENTIALS", "AUTH_NONE", "AUTH_PASSWORD",
+    "AUTH_REFRESH_TOKEN", "AUTH_STATIC", "CONNECTION_OPTIONS_VERSION", "CONNECTION_STATS_VERSION",
+    "CONSENT_CONTACT", "CONSENT_MICROSOFT_TO_CONTACT_PARTNERS", "CONSENT_SHARE_INFO_WITH_OTHERS",
     "CONSENT_SHARE_WITH_MICROSOFT_SELLERS", "CRM_BACKEND_VERSION", "DIRECTION_BOTH", "DIRECTION_TO_CRM",
     "DIRECTION_TO_PC", "EAUTH", "ECONFLICT", "EEXISTS", "EINVALID", "ENETWORK", "ENOMEM", "ENOTFOUND",
     "ENOTSUPPORTED", "EPROTOCOL", "EREPLAY", "ERROR", "ERROR_VERSION", "ESERVICE", "ESIGNATURE", "ESTATE", "ESTORE",
@@ -73,11 +79,13 @@ __all__ = [
     "FIELD_CURRENCY", "FIELD_DEAL_VALUE", "FIELD_HELP", "FIELD_ID", "FIELD_IS_LEAD", "FIELD_MICROSOFT_CRM_ID",
     "FIELD_MODIFIED_TIME", "FIELD_NAME", "FIELD_NOTES", "FIELD_OWNER_EMAIL", "FIELD_REFERRAL_ID",
     "FIELD_REFERRAL_LINK", "FIELD_STAGE", "FIELD_STATE", "FIELD_SYNC", "FIELD_VERSION", "FIELD_VISIBILITY",
-    "KIND_FLAG", "KIND_NUMBER", "KIND_TEXT", "KIND_TIME", "MEMBERS_CUSTOMER", "MEMBERS_PARTNER", "OK",
-    "OPTION_CHECK_MARK", "OPTION_SYNC_COSELL_ONLY", "REFERRAL_MAX_SIZE", "REFERRAL_QUERY_VERSION", "STAGE_ACTIVE",
-    "STAGE_LOST", "STAGE_ON_HOLD", "STAGE_WON", "TIME_NONE", "TOKEN_REFRESH", "WEBHOOK_CERTIFICATE_HOST",
-    "WEBHOOK_DELIVERY_VERSION", "WEBHOOK_OPTIONS_VERSION", "WEBHOOK_OVERWRITE", "WEBHOOK_SIGNATURE_HEADER",
-    "WINNER_CRM", "WINNER_NEWEST", "WINNER_PARTNER_CENTER",
+    "KIND_FLAG", "KIND_NUMBER", "KIND_TEXT", "KIND_TIME", "LINK_LEAD", "LINK_PENDING", "LINK_VERSION",
+    "MEMBERS_CUSTOMER", "MEMBERS_PARTNER", "OK", "OPTION_CHECK_MARK", "OPTION_SYNC_COSELL_ONLY",
+    "REFERRAL_MAX_SIZE", "REFERRAL_QUERY_VERSION", "RETRY_VERSION", "SIDE_CRM", "SIDE_PARTNER_CENTER",
+    "STAGE_ACTIVE", "STAGE_LOST", "STAGE_ON_HOLD", "STAGE_WON", "STORE_BACKEND_VERSION", "SYNC_DRY_RUN",
+    "SYNC_EVENT_VERSION", "SYNC_OPTIONS_VERSION", "SYNC_REPORT_VERSION", "TIME_NONE", "TOKEN_REFRESH",
+    "WEBHOOK_CERTIFICATE_HOST", "WEBHOOK_DELIVERY_VERSION", "WEBHOOK_OPTIONS_VERSION", "WEBHOOK_OVERWRITE",
+    "WEBHOOK_SIGNATURE_HEADER", "WINNER_CRM", "WINNER_NEWEST", "WINNER_PARTNER_CENTER",
 ]
 
 

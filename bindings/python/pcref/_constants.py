@@ -119,3 +119,27 @@ WEBHOOK_SIGNATURE_HEADER: Final = 2
 
 # webhook.h
 WEBHOOK_CERTIFICATE_HOST: Final = "3psostorageacct.blob.core.windows.net"
+
+# store.h, sys/store.h
+SIDE_PARTNER_CENTER: Final = 1
+SIDE_CRM: Final = 2
+LINK_LEAD: Final = 1
+LINK_PENDING: Final = 2
+LINK_VERSION: Final = 1
+RETRY_VERSION: Final = 1
+STORE_BACKEND_VERSION: Final = 1
+
+# sync.h
+SYNC_DRY_RUN: Final = 1
+ACTION_NONE: Final = 0
+ACTION_CREATE: Final = 1
+ACTION_UPDATE: Final = 2
+ACTION_ACCEPT: Final = 3
+ACTION_DECLINE: Final = 4
+ACTION_CLOSE: Final = 5
+ACTION_LINK: Final = 6
+ACTION_SKIP: Final = 7
+ACTION_FAIL: Final = 8
+SYNC_EVENT_VERSION: Final = 1
+SYNC_REPORT_VERSION: Final = 1
+SYNC_OPTIONS_VERSION: Final = 1

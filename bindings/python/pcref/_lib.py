@@ -79,6 +79,8 @@ webhook_registration_p = _opaque("pcref_webhook_registration")
 webhook_event_p = _opaque("pcref_webhook_event")
 webhook_verifier_p = _opaque("pcref_webhook_verifier")
 crm_p = _opaque("pcref_crm")
+store_p = _opaque("pcref_store")
+sync_p = _opaque("pcref_sync")
 
 char_pp = POINTER(c_void_p)   # char **out: kept as an address, so it can go back to pcref_free()
 size_p = POINTER(c_size_t)
@@ -192,8 +194,87 @@ class CrmBackendStruct(Versioned):
     _fields_ = [("version", c_uint), ("name", c_char_p), ("payload", c_void_p)] + list(CRM_BACKEND_MEMBERS)
 
 
+class Link(Versioned):
+    _c_name_ = "pcref_link"
+    _init_function_ = "pcref_link_init"
+    _version_ = K.LINK_VERSION
+    _fields_ = [("version", c_uint), ("referral_id", c_char_p), ("crm_id", c_char_p), ("base", c_char_p),
+                ("referral_etag", c_char_p), ("crm_version", c_char_p), ("started_ms", c_int64),
+                ("synced_ms", c_int64), ("last_code", c_int), ("last_message", c_char_p), ("flags", c_uint32)]
+
+
+class Retry(Versioned):
+    _c_name_ = "pcref_retry"
+    _init_function_ = "pcref_retry_init"
+    _version_ = K.RETRY_VERSION
+    _fields_ = [("version", c_uint), ("side", c_int), ("id", c_char_p), ("attempts", c_uint32),
+                ("next_ms", c_int64), ("last_code", c_int), ("last_message", c_char_p)]
+
+
+LINK_CB = CFUNCTYPE(c_int, POINTER(Link), c_void_p)
+RETRY_CB = CFUNCTYPE(c_int, POINTER(Retry), c_void_p)
+
+# The state store vtable members (pcref/sys/store.h), in order.
+STORE_BACKEND_MEMBERS = (
+    ("destroy", CFUNCTYPE(None, c_void_p)),
+    ("begin", CFUNCTYPE(c_int, c_void_p)),
+    ("commit", CFUNCTYPE(c_int, c_void_p)),
+    ("rollback", CFUNCTYPE(c_int, c_void_p)),
+    ("link_get", CFUNCTYPE(c_int, c_char_p, c_char_p, LINK_CB, c_void_p, c_void_p)),
+    ("link_put", CFUNCTYPE(c_int, POINTER(Link), c_void_p)),
+    ("link_delete", CFUNCTYPE(c_int, c_char_p, c_char_p, c_void_p)),
+    ("link_list", CFUNCTYPE(c_int, LINK_CB, c_void_p, c_void_p)),
+    ("watermark_get", CFUNCTYPE(c_int, c_char_p, POINTER(c_int64), c_void_p)),
+    ("watermark_set", CFUNCTYPE(c_int, c_char_p, c_int64, c_void_p)),
+    ("retry_put", CFUNCTYPE(c_int, POINTER(Retry), c_void_p)),
+    ("retry_delete", CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)),
+    ("retry_list", CFUNCTYPE(c_int, c_int64, RETRY_CB, c_void_p, c_void_p)),
+    ("delivery_record", CFUNCTYPE(c_int, c_char_p, c_int64, c_void_p)),
+    ("delivery_prune", CFUNCTYPE(c_int, c_int64, c_void_p)),
+)
+
+
+class StoreBackendStruct(Versioned):
+    _c_name_ = "pcref_store_backend"
+    _init_function_ = "pcref_store_backend_init"
+    _version_ = K.STORE_BACKEND_VERSION
+    _fields_ = [("version", c_uint), ("name", c_char_p), ("payload", c_void_p)] + list(STORE_BACKEND_MEMBERS)
+
+
+class SyncEvent(Structure):
+    _c_name_ = "pcref_sync_event"
+    _fields_ = [("version", c_uint), ("direction", c_int), ("action", c_int), ("referral_id", c_char_p),
+                ("crm_id", c_char_p), ("fields", POINTER(c_int)), ("nfields", c_size_t),
+                ("conflicts", POINTER(c_int)), ("nconflicts", c_size_t), ("changes", c_char_p), ("code", c_int),
+                ("message", c_char_p), ("flags", c_uint32)]
+
+
+SYNC_EVENT_CB = CFUNCTYPE(None, POINTER(SyncEvent), c_void_p)
+SYNC_PROGRESS_CB = CFUNCTYPE(c_int, c_uint64, c_uint64, c_void_p)
+
+SYNC_REPORT_COUNTERS = ("examined", "created", "updated", "accepted", "declined", "closed", "linked", "unchanged",
+                        "skipped", "failed", "conflicts", "retried")
+
+
+class SyncReport(Versioned):
+    _c_name_ = "pcref_sync_report"
+    _init_function_ = "pcref_sync_report_init"
+    _version_ = K.SYNC_REPORT_VERSION
+    _fields_ = [("version", c_uint)] + [(n, c_uint32) for n in SYNC_REPORT_COUNTERS]
+
+
+class SyncOptions(Versioned):
+    _c_name_ = "pcref_sync_options"
+    _init_function_ = "pcref_sync_options_init"
+    _version_ = K.SYNC_OPTIONS_VERSION
+    _fields_ = [("version", c_uint), ("on_event", SYNC_EVENT_CB), ("event_payload", c_void_p),
+                ("on_progress", SYNC_PROGRESS_CB), ("progress_payload", c_void_p),
+                ("referral_link_base", c_char_p), ("retry_max_attempts", c_uint32), ("retry_delay_ms", c_int64),
+                ("overlap_ms", c_int64)]
+
+
 STRUCTS = (ErrorStruct, ConnectionOptions, ConnectionStats, ReferralQuery, WebhookOptions, WebhookDelivery,
-           CrmBackendStruct)
+           CrmBackendStruct, Link, Retry, StoreBackendStruct, SyncEvent, SyncReport, SyncOptions)
 """The structs that cross the ABI (their layout is checked against C by the tests)."""
 
 # ---- the function table -------------------------------------------------------------------
@@ -205,7 +286,7 @@ TEXT = "text"
 """Return marker: a borrowed or static ``const char *``, returned as ``str`` or ``None``."""
 
 R, S, O, M = referral_p, referral_stream_p, opportunity_p, mapping_p
-C, PC, CRM = connection_p, partner_center_p, crm_p
+C, PC, CRM, ST, SY = connection_p, partner_center_p, crm_p, store_p, sync_p
 WR, WE, WV = webhook_registration_p, webhook_event_p, webhook_verifier_p
 u8 = Utf8
 
@@ -407,6 +488,39 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any], ...] = (
     ("pcref_crm_batch_begin", (CRM,), STATUS),
     ("pcref_crm_batch_commit", (CRM,), STATUS),
     ("pcref_crm_backend_init", (POINTER(CrmBackendStruct), c_uint), STATUS),
+    # store.h, sys/store.h
+    ("pcref_store_new", (POINTER(ST), POINTER(StoreBackendStruct)), STATUS),
+    ("pcref_store_sqlite_open", (POINTER(ST), u8, c_uint32), STATUS),
+    ("pcref_store_memory_new", (POINTER(ST),), STATUS),
+    ("pcref_store_free", (ST,), None),
+    ("pcref_store_name", (ST,), TEXT),
+    ("pcref_store_begin", (ST,), STATUS),
+    ("pcref_store_commit", (ST,), STATUS),
+    ("pcref_store_rollback", (ST,), STATUS),
+    ("pcref_store_link_get", (ST, u8, u8, LINK_CB, c_void_p), STATUS),
+    ("pcref_store_link_put", (ST, POINTER(Link)), STATUS),
+    ("pcref_store_link_delete", (ST, u8, u8), STATUS),
+    ("pcref_store_link_list", (ST, LINK_CB, c_void_p), STATUS),
+    ("pcref_store_watermark_get", (ST, u8, POINTER(c_int64)), STATUS),
+    ("pcref_store_watermark_set", (ST, u8, c_int64), STATUS),
+    ("pcref_store_retry_put", (ST, POINTER(Retry)), STATUS),
+    ("pcref_store_retry_delete", (ST, c_int, u8), STATUS),
+    ("pcref_store_retry_list", (ST, c_int64, RETRY_CB, c_void_p), STATUS),
+    ("pcref_store_delivery_record", (ST, u8, c_int64), STATUS),
+    ("pcref_store_delivery_prune", (ST, c_int64), STATUS),
+    ("pcref_link_init", (POINTER(Link), c_uint), STATUS),
+    ("pcref_retry_init", (POINTER(Retry), c_uint), STATUS),
+    ("pcref_store_backend_init", (POINTER(StoreBackendStruct), c_uint), STATUS),
+    # sync.h
+    ("pcref_sync_report_init", (POINTER(SyncReport), c_uint), STATUS),
+    ("pcref_sync_options_init", (POINTER(SyncOptions), c_uint), STATUS),
+    ("pcref_sync_new", (POINTER(SY), PC, CRM, M, ST, POINTER(SyncOptions)), STATUS),
+    ("pcref_sync_free", (SY,), None),
+    ("pcref_sync_poll", (SY, c_uint32, POINTER(SyncReport)), STATUS),
+    ("pcref_sync_handle_webhook", (SY, WV, POINTER(WebhookDelivery), c_uint32, POINTER(SyncReport)), STATUS),
+    ("pcref_sync_referral", (SY, u8, c_uint32, POINTER(SyncReport)), STATUS),
+    ("pcref_sync_opportunity", (SY, u8, c_uint32, POINTER(SyncReport)), STATUS),
+    ("pcref_sync_backfill", (SY, c_uint32, POINTER(SyncReport)), STATUS),
 )
 """(name, argtypes, restype) of every C function the bindings call; applied
 once, at import, by ``bind()``."""

@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 import ctypes
-import itertools
 import json as _json
-import threading
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from . import _constants as K
 from ._handle import Handle, callback_iterator, time_in, time_out
 from ._lib import CRM_BACKEND_MEMBERS, OPPORTUNITY_CB, CrmBackendStruct, lib
 from .connection import Connection
-from .errors import Invalid, report
+from ._vtable import VtableBridge
+from .errors import Invalid
 from .mapping import Mapping
 from .opportunity import FieldKey, Opportunity, field_id
 
@@ -224,14 +223,6 @@ class CrmBackend:
         """Release the backend's resources; called once, when the Crm is freed."""
 
 
-# Backends handed to the library, by the key passed as the vtable's payload.
-# The library owns them until it calls `destroy`, whatever happens to the
-# Python Crm object (it may have been detached to C).
-_backends: dict[int, CrmBackend] = {}
-_backends_lock = threading.Lock()
-_keys = itertools.count(1)
-
-
 def _text(b: bytes | None) -> str | None:
     return None if b is None else b.decode("utf-8", "replace")
 
@@ -289,57 +280,9 @@ _ADAPTERS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _trampoline(member: str, adapt: Callable[..., Any]) -> Callable[..., int]:
-    def call(*args: Any) -> int:
-        backend = _backends.get(args[-1] or 0)
-        try:
-            if backend is None:
-                raise RuntimeError(f"no Python CRM backend is registered under key {args[-1]}")
-            rc = adapt(backend, *args[:-1])
-            return rc if member == "list_modified" else 0   # what the listing's callback returned
-        except BaseException as e:
-            where = f"the {getattr(backend, 'name', '?')!r} CRM backend's {member}()"
-            return report(e, where)
-    return call
-
-
-def _destroy(payload: Any) -> None:
-    with _backends_lock:
-        backend = _backends.pop(payload or 0, None)
-    if backend is not None:
-        try:
-            backend.close()
-        except Exception:
-            pass   # destroy cannot fail; the backend is gone either way
-
-
-# One C thunk per member for every backend (the payload says which backend),
-# created once and kept for the life of the process.
-_THUNKS: dict[str, Any] = {"destroy": dict(CRM_BACKEND_MEMBERS)["destroy"](_destroy)}
-_THUNKS.update({name: ctype(_trampoline(name, _ADAPTERS[name]))
-                for name, ctype in CRM_BACKEND_MEMBERS if name != "destroy"})
-
-
-def _overrides(backend: CrmBackend, member: str) -> bool:
-    return getattr(type(backend), member, None) is not getattr(CrmBackend, member)
+_bridge = VtableBridge("CRM backend", CrmBackend, CRM_BACKEND_MEMBERS, _ADAPTERS,
+                       passthrough=frozenset({"list_modified"}))
 
 
 def _install(backend: CrmBackend, out: Any) -> None:
-    if not isinstance(backend, CrmBackend):
-        raise TypeError(f"Crm.from_backend() needs a pcref.CrmBackend, not {type(backend).__name__}")
-    with _backends_lock:
-        key = next(_keys)
-        _backends[key] = backend
-    vt = CrmBackendStruct.make()
-    name = str(getattr(backend, "name", "python")).encode("utf-8")
-    vt.name = name
-    vt.payload = key
-    for member, _ in CRM_BACKEND_MEMBERS:
-        if member == "destroy" or _overrides(backend, member):
-            setattr(vt, member, _THUNKS[member])
-    try:
-        lib.pcref_crm_new(out, ctypes.byref(vt))
-    except BaseException:
-        with _backends_lock:    # on failure the library does not call destroy
-            _backends.pop(key, None)
-        raise
+    _bridge.install(backend, CrmBackendStruct, lib.pcref_crm_new, out)

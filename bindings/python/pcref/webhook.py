@@ -58,6 +58,21 @@ def _header(headers: Any, name: str) -> str | None:
     return None
 
 
+def _delivery(body: bytes | str, **headers: str | None) -> Any:
+    """The pcref_webhook_delivery of a body and its four headers (the struct keeps the bytes alive)."""
+    data = as_bytes(body)
+    d = WebhookDelivery.make()
+    d.body, d.body_len = data, len(data)
+    for attr, value in headers.items():
+        setattr(d, attr, None if value is None else value.encode("utf-8"))
+    return d
+
+
+def delivery_from_headers(body: bytes | str, headers: Mapping[str, Any] | Any) -> Any:
+    """The delivery as a web framework received it (see ``verify_webhook``)."""
+    return _delivery(body, **{attr: _header(headers, name) for attr, name in _HEADERS})
+
+
 class WebhookVerifier(Handle):
     """Verifies Partner Center webhook deliveries and remembers the ones it
     accepted (to refuse replays). Create one per receiving endpoint and keep it.
@@ -92,12 +107,8 @@ class WebhookVerifier(Handle):
         """Verify one delivery (the body byte for byte as received) and return
         its event. On failure the ``pcref.Error`` raised carries in
         ``http_status`` the status to answer Partner Center with."""
-        data = as_bytes(body)
-        d = WebhookDelivery.make()
-        d.body, d.body_len = data, len(data)
-        d.authorization, d.x_ms_signature, d.certificate_url, d.signature_algorithm = (
-            None if v is None else v.encode("utf-8")
-            for v in (authorization, x_ms_signature, certificate_url, signature_algorithm))
+        d = _delivery(body, authorization=authorization, x_ms_signature=x_ms_signature,
+                      certificate_url=certificate_url, signature_algorithm=signature_algorithm)
         return _event(lambda out: lib.pcref_webhook_verify(out, self._h, ctypes.byref(d)))
 
 
@@ -115,5 +126,5 @@ def verify_webhook(verifier: WebhookVerifier, body: bytes | str, headers: Mappin
         except pcref.Error as e:
             return Response(status=e.http_status or 500)
     """
-    values = {attr: _header(headers, name) for attr, name in _HEADERS}
-    return verifier.verify(body, **values)
+    d = delivery_from_headers(body, headers)
+    return _event(lambda out: lib.pcref_webhook_verify(out, verifier._h, ctypes.byref(d)))

@@ -117,7 +117,7 @@ class SqliteConformance(unittest.TestCase):
     def test_every_python_backend_was_destroyed(self) -> None:
         from pcref import crm
         self.run_suite(SqliteCrm, paging_count=20)
-        self.assertEqual(crm._backends, {}, "the suite freed every CRM, so every backend's destroy ran")
+        self.assertEqual(crm._bridge.live(), 0, "the suite freed every CRM, so every backend's destroy ran")
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ class Values(unittest.TestCase):
         names = sorted(n for n in vars(_constants) if n.isupper())
         structs = _lib.STRUCTS
         lines = ['#include <stddef.h>', '#include <stdio.h>', '#include <pcref/pcref.h>',
-                 '#include <pcref/sys/crm_backend.h>', 'int main(void) {']
+                 '#include <pcref/sys/crm_backend.h>', '#include <pcref/sys/store.h>', 'int main(void) {']
         for n in names:
             if isinstance(getattr(_constants, n), str):
                 lines.append(f'printf("{n}=%s\\n", PCREF_{n});')
