@@ -50,6 +50,18 @@ class Handle:
         return obj
 
     @classmethod
+    def _parse(cls: type[H], function: Callable[[Any, bytes, int], Any], text: str | bytes) -> H:
+        """Run a C constructor ``(T **out, const char *text, size_t len)``."""
+        data = as_bytes(text)
+        return cls._from_out(lambda out: function(out, data, len(data)))
+
+    def _serialise(self, function: Callable[[Any, Any, Any], Any], empty: str) -> str:
+        """Run a C writer ``(const T *, char **out, size_t *len)``; the text, freed in the library."""
+        s = OwnedString()
+        function(self._h, s.out, s.out_len)
+        return s.take() or empty
+
+    @classmethod
     def _pointer_type_(cls) -> Any:
         return lib_pointer_type(cls._free_function_)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 from typing import NamedTuple
 
-from ._handle import Handle, OwnedString, as_bytes
+from ._handle import Handle
 from ._lib import lib
 from .opportunity import FieldKey, field_id
 
@@ -31,13 +31,11 @@ class Mapping(Handle):
     @classmethod
     def load(cls, json: str | bytes) -> Mapping:
         """A mapping document (see doc/mapping.md): its backend's defaults, overridden."""
-        data = as_bytes(json)
-        return cls._from_out(lambda out: lib.pcref_mapping_load(out, data, len(data)))
+        return cls._parse(lib.pcref_mapping_load, json)
 
     def to_json(self) -> str:
-        s = OwnedString()
-        lib.pcref_mapping_to_json(self._h, s.out, s.out_len)
-        return s.take() or "{}"
+        """The complete mapping (defaults included) as a JSON document."""
+        return self._serialise(lib.pcref_mapping_to_json, "{}")
 
     @property
     def backend(self) -> str:

@@ -7,7 +7,7 @@ import json as _json
 from typing import Any, Iterator, NamedTuple, Union
 
 from . import _constants as K
-from ._handle import Handle, OwnedString, as_bytes, time_in, time_out
+from ._handle import Handle, OwnedString, time_in, time_out
 from ._lib import lib
 
 Value = Union[str, float, int, bool, None]
@@ -75,14 +75,11 @@ class Opportunity(Handle):
     @classmethod
     def from_json(cls, json: str | bytes) -> Opportunity:
         """Read the JSON form written by ``to_json()``."""
-        data = as_bytes(json)
-        return cls._from_out(lambda out: lib.pcref_opportunity_from_json(out, data, len(data)))
+        return cls._parse(lib.pcref_opportunity_from_json, json)
 
     def to_json(self) -> str:
         """``{"fields": {...}, "solutions": [...], "extra": {...}}``."""
-        s = OwnedString()
-        lib.pcref_opportunity_to_json(self._h, s.out, s.out_len)
-        return s.take() or "{}"
+        return self._serialise(lib.pcref_opportunity_to_json, "{}")
 
     def copy(self) -> Opportunity:
         return Opportunity._from_out(lambda out: lib.pcref_opportunity_dup(out, self._h))

@@ -90,9 +90,7 @@ class Referral(Handle):
 
     def to_json(self) -> str:
         """The referral as compact JSON, every field it was parsed with kept."""
-        s = OwnedString()
-        lib.pcref_referral_to_json(self._h, s.out, s.out_len)
-        return s.take() or ""
+        return self._serialise(lib.pcref_referral_to_json, "")
 
     def __repr__(self) -> str:
         if self.closed:
