@@ -12,7 +12,6 @@ from pcref import _lib
 from support import import_example
 
 SqliteCrm = import_example("sqlite_crm").SqliteCrm
-HAVE_SYNC = hasattr(_lib.lib.cdll, "pcref_sync_new")
 
 
 class DictStore(pcref.StoreBackend):
@@ -138,7 +137,6 @@ class Stores(unittest.TestCase):
         self.assertTrue(backend.closed)
 
 
-@unittest.skipUnless(HAVE_SYNC, "the libpcref under test does not export the sync engine yet")
 class FullSync(unittest.TestCase):
     """A Python host runs a sync between the Partner Center emulator and the
     SQLite CRM written in Python."""
