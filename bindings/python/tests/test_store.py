@@ -8,7 +8,6 @@ import unittest
 from typing import Iterable
 
 import pcref
-from pcref import _lib
 from support import import_example
 
 SqliteCrm = import_example("sqlite_crm").SqliteCrm
