@@ -147,7 +147,7 @@ class FullSync(unittest.TestCase):
         emu = Emulator()
         test_partnercenter.EMU = emu
         try:
-            shared = emu.call("POST", "/_control/microsoft/share", {})
+            shared = emu.call("POST", "/_control/microsoft/share", {"details": {"currency": "USD"}})
             with tempfile.TemporaryDirectory() as d:
                 events: list[pcref.SyncEvent] = []
                 pc = pcref.PartnerCenter(connect(REFERRALS))
