@@ -3,12 +3,16 @@
  * pcref_crm_new() — here a directory with one JSON file per opportunity
  * (the form of pcref_opportunity_to_json()) — and one sync pass with it.
  *
- *   custom-backend DIRECTORY
+ *   custom-backend DIRECTORY                      one sync pass
+ *   custom-backend DIRECTORY set ID FIELD VALUE   the seller's edit, e.g.
+ *                                                 set opp-… stage Active
  *
  * Partner Center and the store are configured by the environment (see
  * sync-setup.h; PCREF_CRM is not used). Referrals Microsoft shares appear as
- * DIRECTORY/<id>.json; edit one (bump nothing: the backend keeps "version"
- * and "modified_time") and run again to send the change to Partner Center.
+ * DIRECTORY/<id>.json. Change one with `set` — the CRM's user interface,
+ * which writes through the backend so that the record's version and
+ * modification time move — and the next pass sends the change to Partner
+ * Center (moving the stage out of "On Hold" accepts the referral, R-21).
  *
  * What a backend must do is in pcref/sys/crm_backend.h and doc/backends.md:
  * return PCREF_OK or a negative code with pcref_error_set(), hand records
@@ -305,6 +309,32 @@ static void on_event(const pcref_sync_event *ev, void *payload)
 		example_print_event(ev);
 }
 
+/* `set`: read the record, change one field, write it back — through the pcref_crm API. */
+static int set_field(pcref_crm *crm, const char *id, const char *name, const char *value)
+{
+	int field = pcref_opportunity_field_lookup(name), rc;
+	pcref_opportunity *opp, *stored = NULL;
+	if (field < 0 || pcref_opportunity_field_kind(field) == PCREF_KIND_TIME) {
+		fprintf(stderr, "set: %s is not a text, number or flag field\n", name);
+		return PCREF_EINVALID;
+	}
+	if ((rc = pcref_crm_get_opportunity(&opp, crm, id)) < 0)
+		return example_fail(id, rc);
+	if (pcref_opportunity_field_kind(field) == PCREF_KIND_NUMBER)
+		rc = pcref_opportunity_set_number(opp, field, strtod(value, NULL));
+	else if (pcref_opportunity_field_kind(field) == PCREF_KIND_FLAG)
+		rc = pcref_opportunity_set_flag(opp, field, strcmp(value, "true") == 0 || strcmp(value, "1") == 0);
+	else
+		rc = pcref_opportunity_set_text(opp, field, value);
+	if (rc == 0 && (rc = pcref_crm_update_opportunity(&stored, crm, opp, &field, 1)) == 0)
+		printf("%s: %s = %s (version %s)\n", id, name, value, pcref_opportunity_text(stored, PCREF_FIELD_VERSION));
+	else
+		example_fail("set", rc);
+	pcref_opportunity_free(stored);
+	pcref_opportunity_free(opp);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	pcref_crm_backend b;
@@ -315,8 +345,8 @@ int main(int argc, char **argv)
 	example ex;
 	int rc;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s DIRECTORY\n", argv[0]);
+	if (argc != 2 && (argc != 6 || strcmp(argv[2], "set") != 0)) {
+		fprintf(stderr, "usage: %s DIRECTORY [set ID FIELD VALUE]\n", argv[0]);
 		return 2;
 	}
 	if (!(state = calloc(1, sizeof(*state))))
@@ -346,6 +376,12 @@ int main(int argc, char **argv)
 		destroy(state);
 		pcref_shutdown();
 		return 2;
+	}
+	if (argc == 6) {
+		rc = set_field(crm, argv[3], argv[4], argv[5]);
+		pcref_crm_free(crm);
+		pcref_shutdown();
+		return rc < 0 ? 1 : 0;
 	}
 	options.on_event = on_event;
 	if (example_open_with_crm(&ex, crm, "memory", &options) < 0)   /* "memory": canonical field names */
