@@ -92,40 +92,15 @@ static size_t count_events(int action)
 
 static pcref_connection *pc_connect(const char *resource)
 {
-	pcref_connection_options o = PCREF_CONNECTION_OPTIONS_INIT;
-	pcref_connection *c = NULL;
-	char token_url[128];
-	snprintf(token_url, sizeof(token_url), "%s/common/oauth2/token", pc_emu.base);
-	o.base_url = pc_emu.base;
-	o.service_name = "Partner Center";
-	o.auth = PCREF_AUTH_PASSWORD;
-	o.token_url = token_url;
-	o.resource = resource;
-	o.client_id = "pcref-demo-client";
-	o.client_secret = "pcref-demo-secret";
-	o.username = "admin@contoso.onmicrosoft.com";
-	o.password = "demo-password";
-	o.retry_base_ms = 20;
-	OK(pcref_connection_new(&c, &o));
+	pcref_connection *c = peer_partner_center_connection(&pc_emu, resource);
+	ck_assert_msg(c != NULL, "%s", pcref_error_last()->message);
 	return c;
 }
 
 static pcref_connection *dataverse_connect(void)
 {
-	pcref_connection_options o = PCREF_CONNECTION_OPTIONS_INIT;
-	pcref_connection *c = NULL;
-	char token_url[128], scope[128];
-	snprintf(token_url, sizeof(token_url), "%s/contoso.onmicrosoft.com/oauth2/v2.0/token", crm_emu.base);
-	snprintf(scope, sizeof(scope), "%s/.default", crm_emu.base);
-	o.base_url = crm_emu.base;
-	o.service_name = "Dynamics 365";
-	o.auth = PCREF_AUTH_CLIENT_CREDENTIALS;
-	o.token_url = token_url;
-	o.scope = scope;
-	o.client_id = "pcref-demo-client";
-	o.client_secret = "pcref-demo-secret";
-	o.retry_base_ms = 20;
-	OK(pcref_connection_new(&c, &o));
+	pcref_connection *c = peer_dataverse_connection(&crm_emu);
+	ck_assert_msg(c != NULL, "%s", pcref_error_last()->message);
 	return c;
 }
 
