@@ -1,4 +1,5 @@
-/* The CRM handle's representation, shared by the built-in backends. */
+/* The CRM handle's representation, shared by the built-in backends, and the
+ * helpers of the HTTP backends (crm_util.c). */
 #ifndef PCREF_CRM_INTERNAL_H
 #define PCREF_CRM_INTERNAL_H
 
@@ -10,5 +11,50 @@ struct pcref_crm {
 	pcref_crm_backend backend;  /* copied at registration */
 	char *name;
 };
+
+/* ---- crm_util.c -------------------------------------------------------------- */
+
+/* A cached pair: currency (ISO code, id) or user (email or NULL, id). */
+typedef struct pcref__crm_pair {
+	char *key;
+	char *id;
+} pcref__crm_pair;
+
+typedef struct pcref__crm_pairs {
+	pcref__crm_pair *items;
+	size_t n, cap;
+} pcref__crm_pairs;
+
+/* The pair whose key (case-insensitive) or id matches, or NULL. */
+const pcref__crm_pair *pcref__crm_pairs_find(const pcref__crm_pairs *p, const char *key, const char *id);
+/* Add a pair (both strings copied; key may be NULL). */
+int pcref__crm_pairs_add(pcref__crm_pairs *p, const char *key, const char *id, const pcref__crm_pair **out);
+void pcref__crm_pairs_clear(pcref__crm_pairs *p);
+
+/* Set a text field, leaving it unset when the CRM holds a value the field
+ * does not accept (a country written out in full, an unknown state). */
+int pcref__crm_set_text_lenient(pcref_opportunity *o, int field, const char *value);
+/* The same from a JSON string or number (anything else: left unset). */
+int pcref__crm_read_text(pcref_opportunity *o, int field, const pcref__json *v);
+/* A JSON string, or null for NULL; NULL when out of memory. */
+pcref__json *pcref__crm_text_node(const char *s);
+/* Serialise a request body. */
+int pcref__crm_body_text(const pcref__json *body, char **out);
+/* R-28: add the mapping's required-field defaults for `record` ("opportunity"
+ * or "lead") to a new record's body, where the body has no value. */
+int pcref__crm_add_defaults(const pcref__json *defaults, pcref__json *body, const char *record);
+/* The backend's own copy of the mapping (the defaults of `backend` when
+ * NULL) and its required_defaults object (*defaults, may stay NULL). */
+int pcref__crm_copy_mapping(const pcref_mapping *mapping, const char *backend, pcref_mapping **out,
+                            pcref__json **defaults);
+/* Refuse an update of fields the CRM maintains (id, version, modified
+ * time, lead flag), of an opportunity's state (closed through
+ * close_opportunity: `how_to_close` names the CRM's way) and of unknown
+ * ids, before anything is sent. */
+int pcref__crm_check_update_fields(const int *fields, size_t n, int lead, const char *how_to_close);
+/* After a write whose answer carries only the record's own row: copy the
+ * account and contact detail fields of `src` into `dst` where `dst` still
+ * links the same account / contact. */
+int pcref__crm_keep_related(pcref_opportunity *dst, const pcref_opportunity *src);
 
 #endif
