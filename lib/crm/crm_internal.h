@@ -40,13 +40,15 @@ int pcref__crm_read_text(pcref_opportunity *o, int field, const pcref__json *v);
 pcref__json *pcref__crm_text_node(const char *s);
 /* Serialise a request body. */
 int pcref__crm_body_text(const pcref__json *body, char **out);
-/* R-28: add the mapping's required-field defaults for `record` ("opportunity"
- * or "lead") to a new record's body, where the body has no value. */
-int pcref__crm_add_defaults(const pcref__json *defaults, pcref__json *body, const char *record);
+/* R-28: add the required-field defaults for `record` ("opportunity" or
+ * "lead") of the mapping document `doc` to a new record's body, where the
+ * body has no value. */
+int pcref__crm_add_defaults(const pcref__json *doc, pcref__json *body, const char *record);
 /* The backend's own copy of the mapping (the defaults of `backend` when
- * NULL) and its required_defaults object (*defaults, may stay NULL). */
+ * NULL) and the complete mapping document (*doc, for the settings the
+ * public getters do not cover). */
 int pcref__crm_copy_mapping(const pcref_mapping *mapping, const char *backend, pcref_mapping **out,
-                            pcref__json **defaults);
+                            pcref__json **doc);
 /* Refuse an update of fields the CRM maintains (id, version, modified
  * time, lead flag), of an opportunity's state (closed through
  * close_opportunity: `how_to_close` names the CRM's way) and of unknown

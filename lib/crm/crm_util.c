@@ -69,9 +69,9 @@ int pcref__crm_body_text(const pcref__json *body, char **out)
 	return pcref__buf_detach(&b, out, NULL);
 }
 
-int pcref__crm_add_defaults(const pcref__json *defaults, pcref__json *body, const char *record)
+int pcref__crm_add_defaults(const pcref__json *doc, pcref__json *body, const char *record)
 {
-	const pcref__json *defs = pcref__json_get(defaults, record);
+	const pcref__json *defs = pcref__json_get(pcref__json_get(doc, "required_defaults"), record);
 	for (size_t i = 0; defs && defs->type == PCREF__JSON_OBJECT && i < defs->u.obj.len; i++) {
 		pcref__json *v;
 		if (pcref__json_get(body, defs->u.obj.keys[i]))
@@ -85,13 +85,12 @@ int pcref__crm_add_defaults(const pcref__json *defaults, pcref__json *body, cons
 }
 
 int pcref__crm_copy_mapping(const pcref_mapping *mapping, const char *backend, pcref_mapping **out,
-                            pcref__json **defaults)
+                            pcref__json **doc)
 {
 	char *json = NULL;
 	size_t len = 0;
-	pcref__json *doc = NULL;
 	int rc;
-	*defaults = NULL;
+	*doc = NULL;
 	if (!mapping) {
 		if ((rc = pcref_mapping_new(out, backend)) < 0 || (rc = pcref_mapping_to_json(*out, &json, &len)) < 0)
 			return rc;
@@ -100,12 +99,7 @@ int pcref__crm_copy_mapping(const pcref_mapping *mapping, const char *backend, p
 		pcref__dealloc(json);
 		return rc;
 	}
-	if ((rc = pcref__json_parse(&doc, json, len, "the mapping")) == 0) {
-		const pcref__json *d = pcref__json_get(doc, "required_defaults");
-		if (d && !(*defaults = pcref__json_dup(d)))
-			rc = pcref__error_nomem();
-		pcref__json_free(doc);
-	}
+	rc = pcref__json_parse(doc, json, len, "the mapping");
 	pcref__dealloc(json);
 	return rc;
 }

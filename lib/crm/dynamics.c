@@ -812,7 +812,7 @@ static int create(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, c
 			rc = pcref__error_nomem();
 	}
 	if (rc == PCREF_OK)
-		rc = pcref__crm_add_defaults(d->defaults, body, t->lead ? "lead" : "opportunity");
+		rc = pcref__crm_add_defaults(d->doc, body, t->lead ? "lead" : "opportunity");
 	if (rc == PCREF_OK) {
 		snprintf(what, sizeof(what), "creating %s '%.100s'", t->noun, name);
 		rc = pcref__dyn_write_row(d, "POST", t, NULL, body, NULL, what, NULL, out);
@@ -909,7 +909,7 @@ static void dyn_destroy(void *payload)
 	pcref__dealloc(d->sol_name_col);
 	pcref__dealloc(d->sol_opp_nav);
 	pcref__dealloc(d->sol_opp_value);
-	pcref__json_free(d->defaults);
+	pcref__json_free(d->doc);
 	pcref__dealloc((void *)d->extras);
 	pcref_mapping_free(d->map);
 	pcref_connection_free(d->conn);
@@ -1056,7 +1056,7 @@ static int build_solution(dyn *d)
 static int set_up(dyn *d, const pcref_mapping *mapping)
 {
 	int rc;
-	if ((rc = pcref__crm_copy_mapping(mapping, "dynamics", &d->map, &d->defaults)) < 0)
+	if ((rc = pcref__crm_copy_mapping(mapping, "dynamics", &d->map, &d->doc)) < 0)
 		return rc;
 	d->account_set = pcref_mapping_entity(d->map, "account");
 	d->contact_set = pcref_mapping_entity(d->map, "contact");

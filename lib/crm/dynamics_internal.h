@@ -62,7 +62,7 @@ typedef struct dyn_op {
 typedef struct dyn {
 	pcref_connection *conn;
 	pcref_mapping *map;              /* our own copy */
-	pcref__json *defaults;           /* the mapping's required_defaults (opportunity, lead) */
+	pcref__json *doc;                /* the mapping document (required_defaults ...) */
 	dyn_table opp, lead;
 	char *lead_pk;
 	char *opp_pk;
