@@ -263,8 +263,8 @@ static int find_currency(sf *d, const char *iso)
 	if (pcref__crm_pairs_find(&d->currencies, iso, NULL))
 		return PCREF_OK;
 	snprintf(what, sizeof(what), "looking up currency '%.8s'", iso);
-	pcref__buf_printf(&q, "SELECT Id, IsoCode FROM %s WHERE ", d->currency_type);
-	pcref__sf_soql_term(&q, "IsoCode", iso);
+	pcref__buf_printf(&q, "SELECT Id, IsoCode FROM %s WHERE IsoCode = ", d->currency_type);
+	pcref__sf_soql_string(&q, iso);
 	pcref__buf_puts(&q, " AND IsActive = true LIMIT 1");
 	if (q.failed)
 		rc = pcref__error_nomem();
@@ -292,8 +292,8 @@ int pcref__sf_find_user(sf *d, const char *email, const char **id)
 		*id = p->id;
 		return PCREF_OK;
 	}
-	pcref__buf_printf(&q, "SELECT Id, Email FROM %s WHERE ", d->user_type);
-	pcref__sf_soql_term(&q, "Email", email);
+	pcref__buf_printf(&q, "SELECT Id, Email FROM %s WHERE Email = ", d->user_type);
+	pcref__sf_soql_string(&q, email);
 	pcref__buf_puts(&q, " AND IsActive = true LIMIT 1");
 	if (q.failed)
 		rc = pcref__error_nomem();

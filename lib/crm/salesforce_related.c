@@ -157,10 +157,10 @@ int pcref__sf_set_contact_role(sf *d, const char *opp_id, const char *contact_id
 	int rc;
 	if (!d->contact_role_type)
 		return PCREF_OK;
-	pcref__buf_printf(&q, "SELECT Id, IsPrimary FROM %s WHERE ", d->contact_role_type);
-	pcref__sf_soql_term(&q, "OpportunityId", opp_id);
-	pcref__buf_puts(&q, " AND ");
-	pcref__sf_soql_term(&q, "ContactId", contact_id);
+	pcref__buf_printf(&q, "SELECT Id, IsPrimary FROM %s WHERE OpportunityId = ", d->contact_role_type);
+	pcref__sf_soql_string(&q, opp_id);
+	pcref__buf_puts(&q, " AND ContactId = ");
+	pcref__sf_soql_string(&q, contact_id);
 	pcref__buf_puts(&q, " LIMIT 1");
 	snprintf(what, sizeof(what), "making contact %s the primary contact of opportunity %s", contact_id, opp_id);
 	rc = q.failed ? pcref__error_nomem() : pcref__sf_query_first(d, q.data, what, &row);
@@ -210,10 +210,10 @@ static int find_link(sf *d, const char *id, const char *solution_id, pcref__json
 {
 	pcref__buf q = PCREF__BUF_INIT;
 	int rc;
-	pcref__buf_printf(&q, "SELECT Id, %s FROM %s WHERE ", d->sol_name_col, d->solution_type);
-	pcref__sf_soql_term(&q, d->sol_opp_col, id);
-	pcref__buf_puts(&q, " AND ");
-	pcref__sf_soql_term(&q, d->sol_id_col, solution_id);
+	pcref__buf_printf(&q, "SELECT Id, %s FROM %s WHERE %s = ", d->sol_name_col, d->solution_type, d->sol_opp_col);
+	pcref__sf_soql_string(&q, id);
+	pcref__buf_printf(&q, " AND %s = ", d->sol_id_col);
+	pcref__sf_soql_string(&q, solution_id);
 	pcref__buf_puts(&q, " LIMIT 1");
 	rc = q.failed ? pcref__error_nomem() : pcref__sf_query_first(d, q.data, "looking up a solution link", row);
 	pcref__buf_dispose(&q);
