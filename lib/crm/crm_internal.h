@@ -54,6 +54,17 @@ int pcref__crm_copy_mapping(const pcref_mapping *mapping, const char *backend, p
  * close_opportunity: `how_to_close` names the CRM's way) and of unknown
  * ids, before anything is sent. */
 int pcref__crm_check_update_fields(const int *fields, size_t n, int lead, const char *how_to_close);
+/* The account (or contact) detail fields first..last of a record from a
+ * related row's JSON object, the row's field names in cols[]. */
+int pcref__crm_read_related(pcref_opportunity *o, const pcref__json *rel, const char *const *cols, int first,
+                            int last);
+/* Custom field mappings (R-32): the CRM fields extras[0..n) of a row read
+ * into the record's extra fields of the same names / written from them. */
+int pcref__crm_read_extras(pcref_opportunity *o, const pcref__json *row, const char *const *extras, size_t n);
+int pcref__crm_write_extras(pcref__json *body, const pcref_opportunity *o, const char *const *extras, size_t n);
+/* Refuse creating a record without a name or in a state other than open
+ * (`crm` names where a lead is closed: "Dynamics 365"). */
+int pcref__crm_check_create(const pcref_opportunity *o, const char *noun, int lead, const char *crm);
 /* After a write whose answer carries only the record's own row: copy the
  * account and contact detail fields of `src` into `dst` where `dst` still
  * links the same account / contact. */

@@ -120,6 +120,56 @@ int pcref__crm_check_update_fields(const int *fields, size_t n, int lead, const 
 	return PCREF_OK;
 }
 
+int pcref__crm_read_related(pcref_opportunity *o, const pcref__json *rel, const char *const *cols, int first,
+                            int last)
+{
+	int rc = PCREF_OK;
+	if (!rel || rel->type != PCREF__JSON_OBJECT)
+		return PCREF_OK;
+	for (int f = first; f <= last && rc == PCREF_OK; f++)
+		if (cols[f - first])
+			rc = pcref__crm_read_text(o, f, pcref__json_get(rel, cols[f - first]));
+	return rc;
+}
+
+int pcref__crm_read_extras(pcref_opportunity *o, const pcref__json *row, const char *const *extras, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const pcref__json *v = pcref__json_get(row, extras[i]);
+		pcref__json *copy;
+		if (!v || v->type == PCREF__JSON_NULL)
+			continue;
+		if (!(copy = pcref__json_dup(v)) || pcref__json_set(o->extra, extras[i], copy) < 0)
+			return pcref__error_nomem();
+	}
+	return PCREF_OK;
+}
+
+int pcref__crm_write_extras(pcref__json *body, const pcref_opportunity *o, const char *const *extras, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const pcref__json *v = pcref__json_get(o->extra, extras[i]);
+		pcref__json *copy;
+		if (v && (!(copy = pcref__json_dup(v)) || pcref__json_set(body, extras[i], copy) < 0))
+			return pcref__error_nomem();
+	}
+	return PCREF_OK;
+}
+
+int pcref__crm_check_create(const pcref_opportunity *o, const char *noun, int lead, const char *crm)
+{
+	const char *state;
+	if (!o)
+		return pcref__error(PCREF_EINVALID, "create needs a record");
+	if (!pcref_opportunity_text(o, PCREF_FIELD_NAME))
+		return pcref__error(PCREF_EINVALID, lead ? "a lead needs a topic (name)" : "an opportunity needs a name");
+	state = pcref_opportunity_text(o, PCREF_FIELD_STATE);
+	if (state && strcmp(state, "open") != 0)
+		return pcref__error(PCREF_EINVALID, "a %s is created open (state '%s' asked for): create it, then close "
+		                    "it%s%s", noun, state, lead ? " in " : " with close_opportunity", lead ? crm : "");
+	return PCREF_OK;
+}
+
 /* The detail fields of a related row, when `dst` still links the same row. */
 static int keep_one(pcref_opportunity *dst, const pcref_opportunity *src, int id_field, int first, int last)
 {

@@ -377,18 +377,6 @@ static int read_col(dyn *d, pcref_opportunity *o, const dyn_col *c, const pcref_
 	return rc;
 }
 
-/* The account and contact detail fields from an expanded lookup. */
-static int read_related(pcref_opportunity *o, const pcref__json *rel, const char *const *cols, int first, int last)
-{
-	int rc = PCREF_OK;
-	if (!rel || rel->type != PCREF__JSON_OBJECT)
-		return PCREF_OK;
-	for (int f = first; f <= last && rc == PCREF_OK; f++)
-		if (cols[f - first])
-			rc = pcref__crm_read_text(o, f, pcref__json_get(rel, cols[f - first]));
-	return rc;
-}
-
 static int row_to_record(dyn *d, const dyn_table *t, const pcref__json *row, pcref_opportunity **out)
 {
 	pcref_opportunity *o;
@@ -412,20 +400,12 @@ static int row_to_record(dyn *d, const dyn_table *t, const pcref__json *row, pcr
 	for (size_t i = 0; i < t->ncols; i++)
 		if ((rc = read_col(d, o, &t->cols[i], row)) < 0)
 			goto fail;
-	for (size_t i = 0; !t->lead && i < d->nextras; i++) {
-		const pcref__json *v = pcref__json_get(row, d->extras[i]);
-		pcref__json *copy;
-		if (!v || v->type == PCREF__JSON_NULL)
-			continue;
-		if (!(copy = pcref__json_dup(v)) || pcref__json_set(o->extra, d->extras[i], copy) < 0) {
-			rc = pcref__error_nomem();
-			goto fail;
-		}
-	}
+	if (!t->lead && (rc = pcref__crm_read_extras(o, row, d->extras, d->nextras)) < 0)
+		goto fail;
 	if (!t->lead &&
-	    (((d->account_nav && (rc = read_related(o, pcref__json_get(row, d->account_nav), d->account_cols,
+	    (((d->account_nav && (rc = pcref__crm_read_related(o, pcref__json_get(row, d->account_nav), d->account_cols,
 	                                            PCREF_FIELD_ACCOUNT_NAME, PCREF_FIELD_ACCOUNT_ADDRESS2)) < 0)) ||
-	     (d->contact_nav && (rc = read_related(o, pcref__json_get(row, d->contact_nav), d->contact_cols,
+	     (d->contact_nav && (rc = pcref__crm_read_related(o, pcref__json_get(row, d->contact_nav), d->contact_cols,
 	                                           PCREF_FIELD_CONTACT_FIRST_NAME, PCREF_FIELD_CONTACT_PHONE)) < 0)))
 		goto fail;
 	*out = o;
@@ -789,28 +769,18 @@ static int create(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, c
 {
 	pcref__json *body;
 	const char *name = pcref_opportunity_text(o, PCREF_FIELD_NAME);
-	const char *state = pcref_opportunity_text(o, PCREF_FIELD_STATE);
 	char what[160];
 	int rc = PCREF_OK;
 	if (out)
 		*out = NULL;
-	if (!o)
-		return pcref__error(PCREF_EINVALID, "create needs a record");
-	if (!name)
-		return pcref__error(PCREF_EINVALID, t->lead ? "a lead needs a topic (name)" : "an opportunity needs a name");
-	if (state && strcmp(state, "open") != 0)
-		return pcref__error(PCREF_EINVALID, "a %s is created open (state '%s' asked for): create it, then close "
-		                    "it%s", t->noun, state, t->lead ? " in Dynamics 365" : " with close_opportunity");
+	if ((rc = pcref__crm_check_create(o, t->noun, t->lead, "Dynamics 365")) < 0)
+		return rc;
 	if (!(body = pcref__json_new(PCREF__JSON_OBJECT)))
 		return pcref__error_nomem();
 	for (size_t i = 0; i < t->ncols && rc == PCREF_OK; i++)
 		rc = write_col(d, body, &t->cols[i], o, 0, t->noun);
-	for (size_t i = 0; rc == PCREF_OK && !t->lead && i < d->nextras; i++) {
-		const pcref__json *v = pcref__json_get(o->extra, d->extras[i]);
-		pcref__json *copy;
-		if (v && (!(copy = pcref__json_dup(v)) || pcref__json_set(body, d->extras[i], copy) < 0))
-			rc = pcref__error_nomem();
-	}
+	if (rc == PCREF_OK && !t->lead)
+		rc = pcref__crm_write_extras(body, o, d->extras, d->nextras);
 	if (rc == PCREF_OK)
 		rc = pcref__crm_add_defaults(d->doc, body, t->lead ? "lead" : "opportunity");
 	if (rc == PCREF_OK) {

@@ -371,18 +371,6 @@ static int read_col(pcref_opportunity *o, const sf_col *c, const pcref__json *ro
 	return rc;
 }
 
-/* The account and contact detail fields from a relationship object. */
-static int read_related(pcref_opportunity *o, const pcref__json *rel, const char *const *cols, int first, int last)
-{
-	int rc = PCREF_OK;
-	if (!rel || rel->type != PCREF__JSON_OBJECT)
-		return PCREF_OK;
-	for (int f = first; f <= last && rc == PCREF_OK; f++)
-		if (cols[f - first])
-			rc = pcref__crm_read_text(o, f, pcref__json_get(rel, cols[f - first]));
-	return rc;
-}
-
 static int row_to_record(sf *d, const sf_object *t, const pcref__json *row, pcref_opportunity **out)
 {
 	pcref_opportunity *o;
@@ -406,20 +394,12 @@ static int row_to_record(sf *d, const sf_object *t, const pcref__json *row, pcre
 	for (size_t i = 0; i < t->ncols; i++)
 		if ((rc = read_col(o, &t->cols[i], row)) < 0)
 			goto fail;
-	for (size_t i = 0; !t->lead && i < d->nextras; i++) {
-		const pcref__json *v = pcref__json_get(row, d->extras[i]);
-		pcref__json *copy;
-		if (!v || v->type == PCREF__JSON_NULL)
-			continue;
-		if (!(copy = pcref__json_dup(v)) || pcref__json_set(o->extra, d->extras[i], copy) < 0) {
-			rc = pcref__error_nomem();
-			goto fail;
-		}
-	}
+	if (!t->lead && (rc = pcref__crm_read_extras(o, row, d->extras, d->nextras)) < 0)
+		goto fail;
 	if (!t->lead &&
-	    (((d->account_rel && (rc = read_related(o, pcref__json_get(row, d->account_rel), d->account_cols,
+	    (((d->account_rel && (rc = pcref__crm_read_related(o, pcref__json_get(row, d->account_rel), d->account_cols,
 	                                            PCREF_FIELD_ACCOUNT_NAME, PCREF_FIELD_ACCOUNT_ADDRESS2)) < 0)) ||
-	     (d->contact_rel && (rc = read_related(o, pcref__json_get(row, d->contact_rel), d->contact_cols,
+	     (d->contact_rel && (rc = pcref__crm_read_related(o, pcref__json_get(row, d->contact_rel), d->contact_cols,
 	                                           PCREF_FIELD_CONTACT_FIRST_NAME, PCREF_FIELD_CONTACT_PHONE)) < 0)))
 		goto fail;
 	*out = o;
@@ -812,7 +792,6 @@ static int reread(sf *d, const sf_object *t, const char *id, pcref_opportunity *
 static int create(sf *d, pcref_opportunity **out, const pcref_opportunity *o, const sf_object *t)
 {
 	const char *name = pcref_opportunity_text(o, PCREF_FIELD_NAME);
-	const char *state = pcref_opportunity_text(o, PCREF_FIELD_STATE);
 	const char *ext = t->lead ? NULL : doc_string(d->doc, "external_id", NULL);
 	const char *ext_value = ext ? pcref_opportunity_text(o, PCREF_FIELD_REFERRAL_ID) : NULL;
 	const char *owner = pcref_opportunity_text(o, PCREF_FIELD_OWNER_EMAIL), *uid;
@@ -821,13 +800,8 @@ static int create(sf *d, pcref_opportunity **out, const pcref_opportunity *o, co
 	int rc = PCREF_OK;
 	if (out)
 		*out = NULL;
-	if (!o)
-		return pcref__error(PCREF_EINVALID, "create needs a record");
-	if (!name)
-		return pcref__error(PCREF_EINVALID, t->lead ? "a lead needs a topic (name)" : "an opportunity needs a name");
-	if (state && strcmp(state, "open") != 0)
-		return pcref__error(PCREF_EINVALID, "a %s is created open (state '%s' asked for): create it, then close "
-		                    "it%s", t->noun, state, t->lead ? " in Salesforce" : " with close_opportunity");
+	if ((rc = pcref__crm_check_create(o, t->noun, t->lead, "Salesforce")) < 0)
+		return rc;
 	if (!(body = pcref__json_new(PCREF__JSON_OBJECT)))
 		return pcref__error_nomem();
 	if (!t->lead && (rc = pcref__json_set(body, pcref_mapping_column(d->map, PCREF_FIELD_NAME),
@@ -839,12 +813,8 @@ static int create(sf *d, pcref_opportunity **out, const pcref_opportunity *o, co
 	 * topic as the last name, which Salesforce requires */
 	if (rc == PCREF_OK && t->lead && !pcref__json_get(body, "LastName"))
 		rc = pcref__json_set(body, "LastName", pcref__crm_text_node(name));
-	for (size_t i = 0; rc == PCREF_OK && !t->lead && i < d->nextras; i++) {
-		const pcref__json *v = pcref__json_get(o->extra, d->extras[i]);
-		pcref__json *copy;
-		if (v && (!(copy = pcref__json_dup(v)) || pcref__json_set(body, d->extras[i], copy) < 0))
-			rc = pcref__error_nomem();
-	}
+	if (rc == PCREF_OK && !t->lead)
+		rc = pcref__crm_write_extras(body, o, d->extras, d->nextras);
 	if (rc == PCREF_OK)
 		rc = pcref__crm_add_defaults(d->doc, body, t->lead ? "lead" : "opportunity");
 	if (rc < 0)
