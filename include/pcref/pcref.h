@@ -21,5 +21,7 @@
 #include "connection.h"
 #include "partnercenter.h"
 #include "webhook.h"
+#include "store.h"
+#include "sync.h"
 
 #endif /* PCREF_PCREF_H */

@@ -3,6 +3,8 @@
 #ifndef PCREF_CRM_INTERNAL_H
 #define PCREF_CRM_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "pcref/crm.h"
 #include "pcref/sys/crm_backend.h"
 #include "../model/opportunity_internal.h"
@@ -10,6 +12,7 @@
 struct pcref_crm {
 	pcref_crm_backend backend;  /* copied at registration */
 	char *name;
+	atomic_uint refs;           /* pcref_crm_free() drops one; the sync engine holds one */
 };
 
 /* ---- crm_util.c -------------------------------------------------------------- */
@@ -69,5 +72,7 @@ int pcref__crm_check_create(const pcref_opportunity *o, const char *noun, int le
  * account and contact detail fields of `src` into `dst` where `dst` still
  * links the same account / contact. */
 int pcref__crm_keep_related(pcref_opportunity *dst, const pcref_opportunity *src);
+/* Take a reference; pcref_crm_free() drops it. */
+pcref_crm *pcref__crm_ref(pcref_crm *crm);
 
 #endif

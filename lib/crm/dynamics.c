@@ -827,6 +827,8 @@ static int update(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, c
 		if (c) /* fields with no column here (account and contact details) stay as they are */
 			rc = write_col(d, body, c, o, 1, t->noun);
 	}
+	if (rc == PCREF_OK && !t->lead)
+		rc = pcref__crm_write_extras(body, o, d->extras, d->nextras);
 	snprintf(what, sizeof(what), "updating %s %s", t->noun, id);
 	if (rc == PCREF_OK)
 		rc = pcref__dyn_write_row(d, "PATCH", t, id, body, version ? version : "*", what, NULL, out);

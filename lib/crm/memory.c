@@ -30,10 +30,7 @@ static const char *const default_currencies[] = { "USD", "EUR", "GBP", "SEK", "J
 /* Strictly increasing modification times, so watermarks never miss a write. */
 static int64_t stamp(memcrm *m)
 {
-	struct timespec ts;
-	int64_t now;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	int64_t now = pcref__now_ms();
 	m->last_modified = now > m->last_modified ? now : m->last_modified + 1;
 	return m->last_modified;
 }
@@ -230,6 +227,18 @@ static int update(memcrm *m, pcref_opportunity **out, const pcref_opportunity *o
 			pcref_opportunity_free(next);
 			return rc;
 		}
+	/* the custom (extra) fields set in `opp` are written too */
+	for (size_t i = 0, k = pcref_opportunity_extra_count(opp); i < k; i++) {
+		const char *name = pcref_opportunity_extra_name(opp, i);
+		char *json = NULL;
+		if ((rc = pcref_opportunity_extra_get(opp, name, &json)) == PCREF_OK)
+			rc = pcref_opportunity_extra_set(next, name, json, strlen(json));
+		pcref_free(json);
+		if (rc < 0) {
+			pcref_opportunity_free(next);
+			return rc;
+		}
+	}
 	if ((rc = touch(m, next)) < 0) {
 		pcref_opportunity_free(next);
 		return rc;

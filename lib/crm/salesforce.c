@@ -928,6 +928,8 @@ static int update(sf *d, pcref_opportunity **out, const pcref_opportunity *o, co
 		else if (c) /* fields with no field here (account and contact details) stay as they are */
 			rc = write_col(d, body, c, o, 1, t->noun);
 	}
+	if (rc == PCREF_OK && !t->lead) /* the custom-mapped fields set in the record */
+		rc = pcref__crm_write_extras(body, o, d->extras, d->nextras);
 	if (rc == PCREF_OK && version) {
 		if (d->in_batch && !out) /* held back: only the conditional header (see salesforce_batch.c) */
 			rc = version_date(d, t, version, http_date);
