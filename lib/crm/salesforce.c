@@ -329,6 +329,27 @@ static int sf_resolve_user(const char *email, void *payload)
 	return pcref__sf_find_user(payload, email, &id);
 }
 
+/* R-04: the package's picklist labels (crm-apis.md B) and Partner Center's
+ * assistanceRequestCode values (partner-center-api.md, InviteContext) — the
+ * Opportunity carries the code. The pairing by meaning is ours (the
+ * documents list both sets, not a table); a label not listed is kept as is. */
+static const char *const help_pairs[][2] = {
+	{ "WorkloadSpecificValueProposition", "Workload specific value proposition" },
+	{ "CustomerTechnicalArchitecture", "Customer technical architecture" },
+	{ "ProofOfConceptOrDemo", "Proof of concept or demo" },
+	{ "QuotesOrLicensing", "Quotes or licensing" },
+	{ "PostSalesCustomerSuccess", "Post sales customer success" },
+	{ "GeneralOrOther", "General or other" },
+};
+
+static const char *help_translate(const char *value, int to_label)
+{
+	for (size_t i = 0; value && i < sizeof(help_pairs) / sizeof(help_pairs[0]); i++)
+		if (strcmp(value, help_pairs[i][!to_label]) == 0)
+			return help_pairs[i][to_label];
+	return value;
+}
+
 /* ---- records -> canonical records ---------------------------------------------------- */
 
 static int read_col(pcref_opportunity *o, const sf_col *c, const pcref__json *row)
@@ -348,6 +369,9 @@ static int read_col(pcref_opportunity *o, const sf_col *c, const pcref__json *ro
 			     : pcref__json_get(row, "IsWon") && pcref__json_get(row, "IsWon")->type == PCREF__JSON_BOOL &&
 			       pcref__json_get(row, "IsWon")->u.boolean ? "won" : "lost");
 		return rc;
+	case SF_HELP:
+		return v && pcref__json_string(v) ? pcref_opportunity_set_text(o, c->field, help_translate(v->u.str.text, 0))
+		                                  : PCREF_OK;
 	case SF_LEAD_STATE:
 		v = pcref__json_get(row, "IsConverted");
 		status = pcref__json_string(pcref__json_get(row, "Status"));
@@ -660,6 +684,8 @@ static int write_col(sf *d, pcref__json *body, const sf_col *c, const pcref_oppo
 	switch (c->kind) {
 	case SF_TEXT:
 		return pcref__json_set(body, c->name, pcref__crm_text_node(text));
+	case SF_HELP:
+		return pcref__json_set(body, c->name, pcref__crm_text_node(help_translate(text, 1)));
 	case SF_NUMBER:
 		return pcref__json_set(body, c->name, pcref__json_new_number(pcref_opportunity_number(o, c->field)));
 	case SF_DATE:
@@ -1038,7 +1064,7 @@ static int build_opportunity(sf *d)
 		{ PCREF_FIELD_DEAL_VALUE, SF_NUMBER }, { PCREF_FIELD_CURRENCY, SF_CURRENCY },
 		{ PCREF_FIELD_CLOSE_DATE, SF_DATE }, { PCREF_FIELD_STAGE, SF_TEXT }, { PCREF_FIELD_NOTES, SF_TEXT },
 		{ PCREF_FIELD_SYNC, SF_FLAG }, { PCREF_FIELD_REFERRAL_ID, SF_TEXT },
-		{ PCREF_FIELD_REFERRAL_LINK, SF_TEXT }, { PCREF_FIELD_HELP, SF_TEXT },
+		{ PCREF_FIELD_REFERRAL_LINK, SF_TEXT }, { PCREF_FIELD_HELP, SF_HELP },
 		{ PCREF_FIELD_VISIBILITY, SF_FLAG }, { PCREF_FIELD_MICROSOFT_CRM_ID, SF_TEXT },
 		{ PCREF_FIELD_AUDIT, SF_TEXT }, { PCREF_FIELD_OWNER_EMAIL, SF_OWNER },
 		{ PCREF_FIELD_ACCOUNT_ID, SF_ID }, { PCREF_FIELD_CONTACT_ID, SF_ID },

@@ -32,7 +32,8 @@ enum {
 	SF_OWNER,     /* OwnerId, given and read as the user's email (Owner.Email) */
 	SF_STATE,     /* open / won / lost, read from IsClosed and IsWon (B.11) */
 	SF_LEAD_STATE,/* a lead's open / won (IsConverted) / lost (Status) */
-	SF_READ_ONLY  /* read, never written (a lead's compound Name) */
+	SF_READ_ONLY, /* read, never written (a lead's compound Name) */
+	SF_HELP       /* "How can Microsoft help?": the package's picklist label <-> Partner Center's code */
 };
 
 typedef struct sf_col {

@@ -10,20 +10,10 @@ static peer emu;
 
 static pcref_crm *open_salesforce(void *ctx)
 {
-	pcref_connection_options o = PCREF_CONNECTION_OPTIONS_INIT;
-	pcref_connection *conn = NULL;
+	pcref_connection *conn = peer_salesforce_connection(&emu, PCREF_AUTH_CLIENT_CREDENTIALS);
 	pcref_crm *crm = NULL;
-	char token_url[128];
 	(void)ctx;
-	snprintf(token_url, sizeof(token_url), "%s/services/oauth2/token", emu.base);
-	o.base_url = emu.base;
-	o.service_name = "Salesforce";
-	o.auth = PCREF_AUTH_CLIENT_CREDENTIALS;
-	o.token_url = token_url;
-	o.client_id = "pcref-demo-client";
-	o.client_secret = "pcref-demo-secret";
-	o.retry_base_ms = 50;
-	if (pcref_connection_new(&conn, &o) < 0)
+	if (!conn)
 		return NULL;
 	pcref_crm_salesforce_new(&crm, conn, NULL);
 	pcref_connection_free(conn); /* the CRM keeps its own reference */

@@ -24,21 +24,8 @@ static pcref_crm *crm;
 
 static pcref_connection *sf_connect(int32_t auth)
 {
-	pcref_connection_options o = PCREF_CONNECTION_OPTIONS_INIT;
-	pcref_connection *c = NULL;
-	char token_url[128];
-	snprintf(token_url, sizeof(token_url), "%s/services/oauth2/token", emu.base);
-	o.base_url = emu.base;
-	o.service_name = "Salesforce";
-	o.auth = auth;
-	o.token_url = token_url;
-	o.client_id = "pcref-demo-client";
-	if (auth == PCREF_AUTH_REFRESH_TOKEN)
-		o.refresh_token = "pcref-demo-refresh";
-	else
-		o.client_secret = "pcref-demo-secret";
-	o.retry_base_ms = 50;
-	OK(pcref_connection_new(&c, &o));
+	pcref_connection *c = peer_salesforce_connection(&emu, auth);
+	ck_assert_msg(c != NULL, "%s", pcref_error_last()->message);
 	return c;
 }
 
