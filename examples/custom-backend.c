@@ -219,7 +219,8 @@ static int read_all(dircrm *c, records *r)
 		r->items[r->n++] = opp;
 	}
 	closedir(d);
-	qsort(r->items, r->n, sizeof(*r->items), by_time);
+	if (r->n > 1)   /* qsort() wants a non-NULL array even for none */
+		qsort(r->items, r->n, sizeof(*r->items), by_time);
 	return 0;
 }
 
