@@ -12,6 +12,7 @@
 
 static int timestamps;
 static int bar_visible;        /* a progress bar is on the terminal's last line */
+static int bar_complete;       /* ... and it shows 100%: keep it */
 
 void report_set_timestamps(int on)
 {
@@ -21,7 +22,7 @@ void report_set_timestamps(int on)
 void report_clear_progress_line(void)
 {
 	if (bar_visible) {
-		fputs("\r\033[K", stdout);
+		fputs(bar_complete ? "\n" : "\r\033[K", stdout);
 		fflush(stdout);
 		bar_visible = 0;
 	}
@@ -209,7 +210,10 @@ void report_event(const pcref_sync_event *e, void *payload)
 
 void report_summary(const char *what, const pcref_sync_report *r, int plan)
 {
+	char when[32];
 	report_clear_progress_line();
+	if (timestamps)
+		printf("%s ", util_format_time(util_now_ms(), when, sizeof(when)));
 	printf("%s: examined %u, %screated %u, updated %u, accepted %u, declined %u, closed %u, linked %u, "
 	       "unchanged %u, skipped %u, failed %u, conflicts %u, retried %u%s\n",
 	       what, r->examined, plan ? "would have " : "", r->created, r->updated, r->accepted, r->declined,
@@ -237,6 +241,7 @@ static void draw_bar(uint64_t done, uint64_t total, int64_t elapsed_ms)
 	}
 	fflush(stdout);
 	bar_visible = 1;
+	bar_complete = total && done >= total;
 }
 
 static int64_t progress_started_ms;
