@@ -139,7 +139,7 @@ PCREF_API int pcref_store_memory_new(pcref_store **out);
 
 /**
  * @brief Release a store (NULL-safe). A #pcref_sync using it keeps it alive
- *        until the sync is freed.
+ *        until the sync is freed. An open transaction is rolled back.
  * @since 0.1
  */
 PCREF_API void pcref_store_free(pcref_store *store);
@@ -147,11 +147,25 @@ PCREF_API void pcref_store_free(pcref_store *store);
 /** @brief The store's name (`"sqlite"`, `"memory"` or the backend's), borrowed. @since 0.1 */
 PCREF_API const char *pcref_store_name(const pcref_store *store);
 
-/** @brief Start a transaction. @since 0.1 */
+/**
+ * @brief Start a transaction (they do not nest; writes made outside one are
+ *        each a transaction of their own).
+ * @return #PCREF_OK; #PCREF_ESTATE when one is open; the store's error.
+ * @since 0.1
+ */
 PCREF_API int pcref_store_begin(pcref_store *store);
-/** @brief Commit the transaction. @since 0.1 */
+/**
+ * @brief Commit the transaction.
+ * @return #PCREF_OK; #PCREF_ESTATE when none is open; the store's error
+ *         (the transaction is then still open: roll it back).
+ * @since 0.1
+ */
 PCREF_API int pcref_store_commit(pcref_store *store);
-/** @brief Roll the transaction back. @since 0.1 */
+/**
+ * @brief Roll the transaction back (it is over even when this fails).
+ * @return #PCREF_OK; #PCREF_ESTATE when none is open; the store's error.
+ * @since 0.1
+ */
 PCREF_API int pcref_store_rollback(pcref_store *store);
 
 /**
@@ -162,7 +176,11 @@ PCREF_API int pcref_store_rollback(pcref_store *store);
  */
 PCREF_API int pcref_store_link_get(pcref_store *store, const char *referral_id, const char *crm_id,
                                    pcref_link_cb cb, void *payload);
-/** @brief Insert or replace a link (see pcref_store_backend::link_put). @since 0.1 */
+/**
+ * @brief Insert or replace a link (see pcref_store_backend::link_put); it
+ *        needs a referral id, a CRM id or both.
+ * @since 0.1
+ */
 PCREF_API int pcref_store_link_put(pcref_store *store, const pcref_link *link);
 /** @brief Delete a link found by referral id or CRM id. @since 0.1 */
 PCREF_API int pcref_store_link_delete(pcref_store *store, const char *referral_id, const char *crm_id);

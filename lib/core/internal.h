@@ -86,5 +86,7 @@ int pcref__time_parse(const char *text, int64_t *ms);
  * `out` must hold PCREF__TIME_BUFSZ bytes. */
 #define PCREF__TIME_BUFSZ 32
 int pcref__time_format(int64_t ms, char *out);
+/* The wall clock in epoch milliseconds. */
+int64_t pcref__now_ms(void);
 
 #endif /* PCREF_CORE_INTERNAL_H */

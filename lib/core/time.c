@@ -1,5 +1,6 @@
 /* ISO 8601 date-times <-> int64 epoch milliseconds, without the C library's
  * time zone state (timegm is not standard; mktime depends on TZ). */
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -142,4 +143,11 @@ int pcref__time_format(int64_t ms, char *out)
 		snprintf(out, PCREF__TIME_BUFSZ, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, m, d,
 		         rem / 3600, rem / 60 % 60, rem % 60);
 	return PCREF_OK;
+}
+
+int64_t pcref__now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -40,13 +40,21 @@ int pcref_crm_new(pcref_crm **out, const pcref_crm_backend *backend)
 		return pcref__error_nomem();
 	}
 	crm->backend.name = crm->name;
+	atomic_init(&crm->refs, 1u);
 	*out = crm;
 	return PCREF_OK;
 }
 
+pcref_crm *pcref__crm_ref(pcref_crm *crm)
+{
+	if (crm)
+		atomic_fetch_add(&crm->refs, 1u);
+	return crm;
+}
+
 void pcref_crm_free(pcref_crm *crm)
 {
-	if (!crm)
+	if (!crm || atomic_fetch_sub(&crm->refs, 1u) != 1u)
 		return;
 	crm->backend.destroy(crm->backend.payload);
 	pcref__dealloc(crm->name);

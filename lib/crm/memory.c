@@ -30,10 +30,7 @@ static const char *const default_currencies[] = { "USD", "EUR", "GBP", "SEK", "J
 /* Strictly increasing modification times, so watermarks never miss a write. */
 static int64_t stamp(memcrm *m)
 {
-	struct timespec ts;
-	int64_t now;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	int64_t now = pcref__now_ms();
 	m->last_modified = now > m->last_modified ? now : m->last_modified + 1;
 	return m->last_modified;
 }

@@ -15,13 +15,21 @@ int pcref_partner_center_new(pcref_partner_center **out, pcref_connection *refer
 		return pcref__error_nomem();
 	pc->referrals = pcref__connection_ref(referrals);
 	pc->webhooks = webhooks ? pcref__connection_ref(webhooks) : NULL;
+	atomic_init(&pc->refs, 1u);
 	*out = pc;
 	return PCREF_OK;
 }
 
+pcref_partner_center *pcref__partner_center_ref(pcref_partner_center *pc)
+{
+	if (pc)
+		atomic_fetch_add(&pc->refs, 1u);
+	return pc;
+}
+
 void pcref_partner_center_free(pcref_partner_center *pc)
 {
-	if (!pc)
+	if (!pc || atomic_fetch_sub(&pc->refs, 1u) != 1u)
 		return;
 	pcref_connection_free(pc->referrals);
 	pcref_connection_free(pc->webhooks);

@@ -2,6 +2,7 @@
 #ifndef PCREF_PARTNERCENTER_INTERNAL_H
 #define PCREF_PARTNERCENTER_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "pcref/partnercenter.h"
@@ -11,6 +12,10 @@
 struct pcref_partner_center {
 	pcref_connection *referrals;  /* referenced */
 	pcref_connection *webhooks;   /* referenced, may be NULL */
+	atomic_uint refs;             /* pcref_partner_center_free() drops one */
 };
+
+/* Take a reference; pcref_partner_center_free() drops it. */
+pcref_partner_center *pcref__partner_center_ref(pcref_partner_center *pc);
 
 #endif

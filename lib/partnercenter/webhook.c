@@ -272,10 +272,8 @@ struct pcref_webhook_verifier {
 
 static int64_t system_clock(void *ctx)
 {
-	struct timespec ts;
 	(void)ctx;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return pcref__now_ms();
 }
 
 /* Record a failure with the status the receiver should answer. */

@@ -22,12 +22,22 @@
  *   stay valid until the callback returns. No ownership crosses.
  * - Reads see the writes made earlier in the same transaction.
  * - Calls come from one thread at a time per #pcref_store.
+ * - A callback may call the store again — reads, writes, even `begin` …
+ *   `commit`. A listing visits the records present when it started, in its
+ *   order, each as it is when its turn comes; a record deleted (or replaced
+ *   by `link_put`) before its turn is skipped, and so is a retry item no
+ *   longer due.
  *
  * **Transactions.** The engine brackets every sync step's state changes with
  * `begin` … `commit` (or `rollback` when the step failed before its state
  * changed); a store must apply them all or none, so a process killed at any
  * point leaves the state of the previous or of the next step, never a mix.
- * Transactions are not nested.
+ * Transactions are not nested. A write made outside `begin` … `commit` is a
+ * transaction of its own. The handle keeps the bracketing: it answers
+ * pcref_store_begin() inside a transaction, and pcref_store_commit() or
+ * pcref_store_rollback() outside one, with #PCREF_ESTATE without calling
+ * the member; when `commit` fails the transaction is still open (roll it
+ * back); pcref_store_free() rolls an open transaction back before `destroy`.
  */
 #ifndef PCREF_SYS_STORE_H
 #define PCREF_SYS_STORE_H
@@ -77,7 +87,8 @@ typedef struct pcref_store_backend {
 	int (*link_delete)(const char *referral_id, const char *crm_id, void *payload);
 	/**
 	 * Call `cb` with every link, ordered by referral id then CRM id
-	 * (mandatory). Stop and return what `cb` returns when it is non-zero.
+	 * (mandatory; a NULL id sorts first, ids compare byte-wise as with
+	 * strcmp()). Stop and return what `cb` returns when it is non-zero.
 	 */
 	int (*link_list)(pcref_link_cb cb, void *cb_payload, void *payload);
 
@@ -95,7 +106,8 @@ typedef struct pcref_store_backend {
 	int (*retry_delete)(int side, const char *id, void *payload);
 	/**
 	 * Call `cb` with every retry item whose `next_ms` is at or before
-	 * `due_ms` (#PCREF_TIME_NONE: every item), soonest first (mandatory).
+	 * `due_ms` (#PCREF_TIME_NONE: every item), soonest first, then by side
+	 * and id (mandatory).
 	 * Stop and return what `cb` returns when it is non-zero.
 	 */
 	int (*retry_list)(int64_t due_ms, pcref_retry_cb cb, void *cb_payload, void *payload);
