@@ -264,7 +264,7 @@ class Sandbox:
 
     def sync(self, *args, timeout=300, check=True):
         """Run ``pcref-sync <args>`` to its end; a CompletedProcess (text)."""
-        proc = subprocess.run(self.command(*args), env=self.env(), capture_output=True, text=True,
+        proc = subprocess.run(self.command(*args), env=self.env(), capture_output=True, text=True, encoding="utf-8", errors="replace",
                               timeout=timeout, preexec_fn=_die_with_parent)
         if check and proc.returncode != 0:
             raise ApiFailure(f"pcref-sync {' '.join(args)} exited {proc.returncode}\n{proc.stdout}{proc.stderr}")
@@ -273,7 +273,7 @@ class Sandbox:
     def spawn(self, *args, stdout=subprocess.PIPE):
         """Start ``pcref-sync <args>`` in the background (a Popen, text, stderr merged into stdout)."""
         proc = subprocess.Popen(self.command(*args), env=self.env(), stdout=stdout, stderr=subprocess.STDOUT,
-                                text=True, bufsize=1, preexec_fn=_die_with_parent)
+                                text=True, encoding="utf-8", errors="replace", bufsize=1, preexec_fn=_die_with_parent)
         self.children.append(proc)
         return proc
 
