@@ -286,13 +286,6 @@ static int register_webhook(listener *l)
 
 /* ---- the loop -------------------------------------------------------------------------- */
 
-static int has_link(const pcref_link *link, void *payload)
-{
-	(void)link;
-	(void)payload;
-	return 1;
-}
-
 /* Wait until `deadline` (monotonic ms), serving webhooks; returns early on a stop request. */
 static void serve_until(listener *l, int64_t deadline)
 {
@@ -341,6 +334,7 @@ int cmd_run(app *a, int start_backfill)
 {
 	listener l;
 	target t = { 0, NULL, NULL };
+	int64_t pc_wm = PCREF_TIME_NONE, crm_wm = PCREF_TIME_NONE;
 	int code = PS_EXIT_OK, rc;
 
 	memset(&l, 0, sizeof(l));
@@ -353,15 +347,17 @@ int cmd_run(app *a, int start_backfill)
 		if (a->cfg.register_webhook && (code = register_webhook(&l)) != PS_EXIT_OK)
 			goto out;
 	}
-	/* A store that never linked anything starts with a full comparison
-	 * (interruptible item by item); afterwards polls follow the watermarks. */
-	rc = pcref_store_link_list(a->store, has_link, NULL);
-	if (rc < 0) {
+	/* Until a pass has completed (the engine sets its watermarks at the end
+	 * of one), start with a full comparison: a backfill, interruptible item
+	 * by item — also after a crash or a kill in the middle of the first one.
+	 * Afterwards the passes follow the watermarks. */
+	if ((rc = pcref_store_watermark_get(a->store, PS_WATERMARK_PC, &pc_wm)) < 0 ||
+	    (rc = pcref_store_watermark_get(a->store, PS_WATERMARK_CRM, &crm_wm)) < 0) {
 		app_fail("reading the state store", rc);
 		code = PS_EXIT_STORE;
 		goto out;
 	}
-	t.backfill = start_backfill || rc == 0;
+	t.backfill = start_backfill || pc_wm == PCREF_TIME_NONE || crm_wm == PCREF_TIME_NONE;
 	log_line("syncing every %.1f s (store %s)%s", (double)a->cfg.poll_interval_ms / 1000.0, a->cfg.store_path,
 	         t.backfill ? "; starting with a backfill" : "");
 	while (!app_stop_requested()) {

@@ -9,8 +9,7 @@
 #include "commands.h"
 #include "util.h"
 
-/* The watermarks the engine keeps, by name (see lib/sync). */
-static const char *const watermarks[] = { "partner_center", "crm" };
+static const char *const watermarks[] = { PS_WATERMARK_PC, PS_WATERMARK_CRM };
 
 static int count_link(const pcref_link *link, void *payload)
 {

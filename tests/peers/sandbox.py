@@ -148,6 +148,11 @@ class DataverseClient:
     def opportunities(self):
         return self.rows("opportunities")
 
+    def count(self, set_name):
+        """How many rows (through the Web API's $count: cheap to ask often)."""
+        _, _, n = _call("GET", f"{self.api}/{set_name}/$count", self.token())
+        return int(n)
+
     def opportunity(self, opp_id):
         return self.row("opportunities", opp_id)
 
