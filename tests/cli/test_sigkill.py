@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "peers"))
 import dataverse  # noqa: E402
 import sandbox  # noqa: E402
 
-PCREF_SYNC = os.environ.get("PCREF_SYNC") or os.path.join(ROOT, "build", "examples", "pcref-sync")
+PCREF_SYNC = os.path.abspath(os.environ.get("PCREF_SYNC") or os.path.join(ROOT, "build", "examples", "pcref-sync"))
 SYNCABLE = 500
 NEVER_SYNCED = 20
 KILLS = 6
