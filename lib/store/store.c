@@ -9,15 +9,24 @@
 
 /* ---- run-time initialisers ----------------------------------------------- */
 
+/* PCREF_EVERSION unless 1 <= version <= known; `what` names the struct. */
+static int version_known(unsigned int version, unsigned int known, const char *op, const char *what)
+{
+	if (version == 0 || version > known)
+		return pcref__error(PCREF_EVERSION, "%s: %s version %u is not known to libpcref %s (it knows 1 to %u)",
+		                    op, what, version, pcref_version_string(), known);
+	return PCREF_OK;
+}
+
 /* Zero a versioned struct of `size` bytes and stamp `version` (1..known). */
 static int versioned_init(void *ptr, size_t size, unsigned int version, unsigned int known,
                           const char *what)
 {
+	int rc;
 	if (!ptr)
 		return pcref__error(PCREF_EINVALID, "%s_init: the struct pointer is NULL", what);
-	if (version == 0 || version > known)
-		return pcref__error(PCREF_EVERSION, "%s version %u is not known to libpcref %s (it knows 1 to %u)",
-		                    what, version, pcref_version_string(), known);
+	if ((rc = version_known(version, known, "initialising", what)) < 0)
+		return rc;
 	memset(ptr, 0, size);
 	*(unsigned int *)ptr = version; /* every versioned struct starts with it */
 	return PCREF_OK;
@@ -208,11 +217,8 @@ int pcref_store_link_put(pcref_store *store, const pcref_link *link)
 	CHECK_STORE(store, "link_put");
 	if (!link)
 		return pcref__error(PCREF_EINVALID, "pcref_store_link_put: link is NULL");
-	if (link->version == 0 || link->version > PCREF_LINK_VERSION)
-		return pcref__error(PCREF_EVERSION, "pcref_store_link_put: pcref_link version %u is not known to "
-		                    "libpcref %s (it knows 1 to %d)", link->version, pcref_version_string(),
-		                    PCREF_LINK_VERSION);
-	if ((rc = check_ids(link->referral_id, link->crm_id, "link_put")) < 0)
+	if ((rc = version_known(link->version, PCREF_LINK_VERSION, "pcref_store_link_put", "pcref_link")) < 0 ||
+	    (rc = check_ids(link->referral_id, link->crm_id, "link_put")) < 0)
 		return rc;
 	/* Members always see the current version (a later version copies an
 	 * older struct by its size over PCREF_LINK_INIT). */
@@ -258,13 +264,12 @@ int pcref_store_watermark_set(pcref_store *store, const char *name, int64_t ms)
 int pcref_store_retry_put(pcref_store *store, const pcref_retry *item)
 {
 	pcref_retry current;
+	int rc;
 	CHECK_STORE(store, "retry_put");
 	if (!item)
 		return pcref__error(PCREF_EINVALID, "pcref_store_retry_put: item is NULL");
-	if (item->version == 0 || item->version > PCREF_RETRY_VERSION)
-		return pcref__error(PCREF_EVERSION, "pcref_store_retry_put: pcref_retry version %u is not known to "
-		                    "libpcref %s (it knows 1 to %d)", item->version, pcref_version_string(),
-		                    PCREF_RETRY_VERSION);
+	if ((rc = version_known(item->version, PCREF_RETRY_VERSION, "pcref_store_retry_put", "pcref_retry")) < 0)
+		return rc;
 	if ((item->side != PCREF_SIDE_PARTNER_CENTER && item->side != PCREF_SIDE_CRM) || !item->id)
 		return pcref__error(PCREF_EINVALID, "pcref_store_retry_put: the item needs a side "
 		                    "(PCREF_SIDE_PARTNER_CENTER or PCREF_SIDE_CRM, not %d) and an id", item->side);

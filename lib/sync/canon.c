@@ -176,7 +176,7 @@ int pcref__canon_of_referral(pcref_opportunity **out, const pcref_referral *r, c
 	     (rc = pcref_opportunity_set_time(c, PCREF_FIELD_CLOSE_DATE, pcref__day(close))) < 0) ||
 	    (rc = set_text(c, PCREF_FIELD_NOTES, pcref_referral_notes(r))) < 0 ||
 	    (rc = set_text(c, PCREF_FIELD_HELP, pcref_referral_assistance_request_code(r))) < 0 ||
-	    (share >= 0 && (rc = pcref_opportunity_set_flag(c, PCREF_FIELD_VISIBILITY, share)) < 0) ||
+	    (rc = pcref_opportunity_set_flag(c, PCREF_FIELD_VISIBILITY, share == 1)) < 0 ||
 	    (rc = set_text(c, PCREF_FIELD_MICROSOFT_CRM_ID, pcref_referral_microsoft_msx_id(r))) < 0 ||
 	    (rc = set_lc(c, pcref__lc_of_referral(r))) < 0 ||
 	    (rc = canon_extras_of_referral(c, r, m)) < 0)
@@ -229,6 +229,10 @@ int pcref__canon_of_opportunity(pcref_opportunity **out, const pcref_opportunity
 		if (rc < 0)
 			goto fail;
 	}
+	/* a record that says nothing is not visible to Microsoft sellers */
+	if (!pcref_opportunity_has(c, PCREF_FIELD_VISIBILITY) &&
+	    (rc = pcref_opportunity_set_flag(c, PCREF_FIELD_VISIBILITY, 0)) < 0)
+		goto fail;
 	for (size_t i = 0, n = pcref_opportunity_solution_count(o); i < n; i++)
 		if ((rc = pcref_opportunity_solution_add(c, pcref_opportunity_solution_id(o, i),
 		                                         pcref_opportunity_solution_name(o, i))) < 0)

@@ -187,8 +187,9 @@ static void audit_failure(item *it, const char *text)
 	char *audit = NULL, *name = NULL, *plain = NULL;
 	int fields[2];
 	size_t n = 0;
-	if (!it->opp || PCREF__DRY(it->run) || pcref_opportunity_flag(it->opp, PCREF_FIELD_IS_LEAD) == 1)
-		return;
+	if (!it->opp || PCREF__DRY(it->run) || pcref_opportunity_flag(it->opp, PCREF_FIELD_IS_LEAD) == 1 ||
+	    pcref__lc_terminal(pcref__lc_of_opportunity(it->opp, m, 0)))
+		return;  /* closed records are read-only */
 	if (pcref_opportunity_new(&upd) < 0)
 		return;
 	pcref_opportunity_set_text(upd, PCREF_FIELD_ID, pcref_opportunity_text(it->opp, PCREF_FIELD_ID));
@@ -327,14 +328,24 @@ static int write_crm(item *it, const pcref__merge *mg, const pcref_opportunity *
 {
 	const pcref_mapping *m = it->s->map;
 	pcref_opportunity *upd = NULL, *stored = NULL;
-	const char *id = pcref_opportunity_text(it->opp, PCREF_FIELD_ID);
+	char *id = pcref__strdup(pcref_opportunity_text(it->opp, PCREF_FIELD_ID) ? pcref_opportunity_text(it->opp, PCREF_FIELD_ID) : "");
 	int lead = pcref_opportunity_flag(it->opp, PCREF_FIELD_IS_LEAD) == 1;
 	int fields[PCREF__MAX_FIELDS + 4];
 	size_t n = 0;
 	char *audit = NULL, *name = NULL;
 	int rc, reread = 0;
-	if ((rc = pcref_opportunity_new(&upd)) < 0)
+	if (!id)
+		return pcref__error_nomem();
+	if (!lead && pcref__lc_terminal(pcref__lc_of_opportunity(it->opp, m, 0))) {
+		/* won and lost records are read-only in the CRM (Dynamics refuses
+		 * edits until reactivated): the outcome is in the event, not the audit */
+		pcref__dealloc(id);
+		return PCREF_OK;
+	}
+	if ((rc = pcref_opportunity_new(&upd)) < 0) {
+		pcref__dealloc(id);
 		return rc;
+	}
 	if ((rc = pcref_opportunity_set_text(upd, PCREF_FIELD_ID, id)) < 0 ||
 	    (rc = pcref_opportunity_set_text(upd, PCREF_FIELD_VERSION,
 	                                     pcref_opportunity_text(it->opp, PCREF_FIELD_VERSION))) < 0)
@@ -438,6 +449,7 @@ static int write_crm(item *it, const pcref__merge *mg, const pcref_opportunity *
 	if (rc == PCREF_OK && reread)
 		rc = read_opportunity(it, id);
 done:
+	pcref__dealloc(id);
 	pcref__dealloc(audit);
 	pcref__dealloc(name);
 	pcref_opportunity_free(upd);
@@ -473,12 +485,22 @@ static const char *action_verb(int action)
 	}
 }
 
+static int write_back_link(item *it, const char *verb);
+
 /* Merge the two records of a link against its base, write what differs,
- * keep the new base. Stale versions: re-read, re-merge, retry. */
+ * keep the new base. Stale versions: re-read, re-merge, retry. `origin`:
+ * the records were just found by the linkage keys (a first link). */
 static int merge_and_write(item *it, pcref_opportunity *base, int origin)
 {
 	pcref__run *run = it->run;
+	const char *linked = pcref_opportunity_text(it->opp, PCREF_FIELD_REFERRAL_ID);
 	int rc = PCREF_OK;
+	if (origin && !PCREF__DRY(run) && pcref_opportunity_flag(it->opp, PCREF_FIELD_IS_LEAD) != 1 &&
+	    (!linked || strcmp(linked, pcref_referral_id(it->ref)) != 0)) {
+		/* the CRM side of the linkage was not written: write it now */
+		if ((rc = write_back_link(it, "linked to")) < 0)
+			return fail(it, PCREF_DIRECTION_TO_CRM, rc, 1);
+	}
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		pcref_opportunity *pcc = NULL, *crc = NULL;
 		pcref__merge mg;
@@ -516,6 +538,8 @@ static int merge_and_write(item *it, pcref_opportunity *base, int origin)
 			const char *note = mg.notes.len ? mg.notes.data : NULL;
 			int changed_base = 0;
 			char *json = NULL;
+			if (mg.refused && !PCREF__DRY(run))
+				audit_failure(it, note);  /* the seller sees why */
 			if (pcref_opportunity_to_json(mg.result, &json, NULL) == PCREF_OK)
 				changed_base = !it->link.base || strcmp(json, it->link.base) != 0;
 			pcref_free(json);
@@ -737,8 +761,11 @@ static int create_in_crm(item *it)
 				added = 1;
 			}
 		}
-		if (rc == PCREF_OK && added)
-			rc = read_opportunity(it, pcref_opportunity_text(created, PCREF_FIELD_ID));
+		if (rc == PCREF_OK && added) {
+			char *id = pcref__strdup(pcref_opportunity_text(created, PCREF_FIELD_ID));
+			rc = id ? read_opportunity(it, id) : pcref__error_nomem();
+			pcref__dealloc(id);
+		}
 		if (rc < 0)
 			goto failed;
 	}
@@ -898,7 +925,7 @@ static int find_created(item *it, pcref_referral **out)
 	return rc;
 }
 
-static int write_back_link(item *it)
+static int write_back_link(item *it, const char *verb)
 {
 	pcref_opportunity *upd = NULL, *stored = NULL;
 	pcref__buf link = PCREF__BUF_INIT, line = PCREF__BUF_INIT;
@@ -907,7 +934,7 @@ static int write_back_link(item *it)
 	size_t n = 0;
 	pcref__buf_puts(&link, it->s->link_base);
 	pcref__buf_puts(&link, pcref_referral_id(it->ref));
-	pcref__buf_printf(&line, "created Partner Center referral %s (%s/%s)", pcref_referral_id(it->ref),
+	pcref__buf_printf(&line, "%s Partner Center referral %s (%s/%s)", verb, pcref_referral_id(it->ref),
 	                  pcref_referral_status(it->ref) ? pcref_referral_status(it->ref) : "?",
 	                  pcref_referral_substatus(it->ref) ? pcref_referral_substatus(it->ref) : "?");
 	if ((rc = pcref__buf_detach(&link, &link_text, NULL)) < 0 || (rc = pcref__buf_detach(&line, &text, NULL)) < 0 ||
@@ -957,7 +984,7 @@ static int finish_create(item *it)
 {
 	pcref_opportunity *base = NULL;
 	char *changes = NULL;
-	int rc = write_back_link(it);
+	int rc = write_back_link(it, "created");
 	if (rc == PCREF_ECONFLICT) {
 		/* the seller saved in between: re-read and write the link again */
 		char *id = pcref__strdup(pcref_opportunity_text(it->opp, PCREF_FIELD_ID));
@@ -965,7 +992,7 @@ static int finish_create(item *it)
 		rc = id ? read_opportunity(it, id) : pcref__error_nomem();
 		pcref__dealloc(id);
 		if (rc == PCREF_OK)
-			rc = write_back_link(it);
+			rc = write_back_link(it, "created");
 	}
 	if (rc < 0)
 		return fail(it, PCREF_DIRECTION_TO_PC, rc, 1);
@@ -983,12 +1010,22 @@ static int finish_create(item *it)
 	return PCREF_OK;
 }
 
+static int create_in_pc_id(item *it, const char *crm_id);
+
 static int create_in_pc(item *it)
+{
+	/* a copy: the record is replaced as the audit is written */
+	char *crm_id = pcref__strdup(pcref_opportunity_text(it->opp, PCREF_FIELD_ID));
+	int rc = crm_id ? create_in_pc_id(it, crm_id) : pcref__error_nomem();
+	pcref__dealloc(crm_id);
+	return rc;
+}
+
+static int create_in_pc_id(item *it, const char *crm_id)
 {
 	pcref__run *run = it->run;
 	pcref_sync *s = it->s;
 	pcref_referral *r = NULL, *created = NULL;
-	const char *crm_id = pcref_opportunity_text(it->opp, PCREF_FIELD_ID);
 	int rc;
 	if ((it->link.flags & PCREF_LINK_PENDING) && it->link.started_ms != PCREF_TIME_NONE) {
 		/* a create was started: did it reach Partner Center? */

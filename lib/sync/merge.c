@@ -94,14 +94,17 @@ static int merge_lifecycle(pcref__merge *mg, int pl, int cl, int bl)
 			                  "is not sent (closed referrals cannot change); ", pcref__lc_name(pl),
 			                  pcref__lc_name(cl));
 			mg->lc_to_crm = pl;
+			mg->refused = 1;
 		} else if (pl == PCREF__LC_PENDING && cl == PCREF__LC_WON) {
 			pcref__buf_puts(&mg->notes, "an on-hold opportunity cannot be won directly: accept the referral "
 			                "(move it to the active stage) first, then close it (R-21); ");
+			mg->refused = 1;
 		} else if (pl == PCREF__LC_PENDING && cl == PCREF__LC_LOST) {
 			mg->lc_to_pc = result = PCREF__LC_DECLINED;  /* declining from on hold */
 		} else if (cl == PCREF__LC_PENDING) {
 			pcref__buf_puts(&mg->notes, "a referral cannot go back on hold in Partner Center: the stage "
 			                "change is not sent; ");
+			mg->refused = 1;
 		} else {
 			mg->lc_to_pc = result = cl;
 		}

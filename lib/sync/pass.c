@@ -168,10 +168,11 @@ static int on_retry(const pcref_retry *item, void *payload)
 	return 0;
 }
 
-static int drain_retries(pcref__run *run)
+/* The items due when the pass began (what failed during it waits its turn). */
+static int drain_retries(pcref__run *run, int64_t due)
 {
 	retry_list l = { NULL, 0, 0 };
-	int rc = pcref_store_retry_list(run->s->store, pcref__now_ms(), on_retry, &l);
+	int rc = pcref_store_retry_list(run->s->store, due, on_retry, &l);
 	for (size_t i = 0; i < l.n && rc >= 0; i++) {
 		int item_rc;
 		if (run->report)
@@ -241,8 +242,11 @@ static int reconcile(pcref__run *run, int64_t pc_since, int64_t crm_since, int b
 		q.filter = filter;
 	}
 	q.orderby = "updatedDateTime asc";
-	if ((rc = pcref_partner_center_list_referrals(s->pc, &q, on_pc, &pcs)) < 0)
+	if ((rc = pcref_partner_center_list_referrals(s->pc, &q, on_pc, &pcs)) < 0) {
+		if (rc == PCREF_EAUTH) /* said as such, not as a data error */
+			pcref__error_prefix(rc, "the Partner Center connector is disconnected (R-35)");
 		goto done;
+	}
 	total = pcs.n;
 	if (backfill && (rc = progress(run, 0, 0)) < 0)
 		goto done;
@@ -282,8 +286,11 @@ static int reconcile(pcref__run *run, int64_t pc_since, int64_t crm_since, int b
 	crms.fast = 1;
 	if ((rc = pcref_crm_list_modified(s->crm, crm_since == PCREF_TIME_NONE ? PCREF_TIME_NONE
 	                                                                        : crm_since - s->opt.overlap_ms,
-	                                  on_crm, &crms)) < 0)
+	                                  on_crm, &crms)) < 0) {
+		if (rc == PCREF_EAUTH)
+			pcref__error_prefix(rc, "the CRM connector is disconnected (R-35)");
 		goto done;
+	}
 	total += crms.n;
 	for (size_t i = 0; i < crms.n; i++) {
 		const char *id = pcref_opportunity_text(crms.items[i], PCREF_FIELD_ID);
@@ -308,7 +315,7 @@ done:
 int pcref_sync_poll(pcref_sync *s, uint32_t flags, pcref_sync_report *report)
 {
 	pcref__run run;
-	int64_t pc_wm, crm_wm;
+	int64_t pc_wm, crm_wm, began = pcref__now_ms();
 	int rc;
 	if ((rc = start(&run, s, flags, report, "pcref_sync_poll")) < 0)
 		return rc;
@@ -319,7 +326,7 @@ int pcref_sync_poll(pcref_sync *s, uint32_t flags, pcref_sync_report *report)
 	if ((rc = reconcile(&run, pc_wm, crm_wm, 0)) < 0)
 		return rc;
 	run.fast = 0;
-	if ((rc = drain_retries(&run)) < 0)
+	if ((rc = drain_retries(&run, began)) < 0)
 		return rc;
 	if (!PCREF__DRY(&run))
 		pcref_store_delivery_prune(s->store, pcref__now_ms() - DELIVERY_KEEP_MS);

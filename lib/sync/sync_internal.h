@@ -77,6 +77,7 @@ typedef struct pcref__merge {
 	int solutions_to_crm, solutions_to_pc;
 	int lc_to_crm, lc_to_pc;      /* a lifecycle move to make, or PCREF__LC_NONE */
 	int held;                     /* CRM → PC changes held back (on hold, R-21; closed referral) */
+	int refused;                  /* a CRM change was refused by rule: audited with ✖ */
 	pcref__buf notes;             /* conflicts settled, changes refused: for the audit */
 } pcref__merge;
 

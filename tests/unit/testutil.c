@@ -4,17 +4,13 @@
 
 #include "testutil.h"
 
-char *tu_fixture(const char *name, size_t *len)
+char *tu_read_file(const char *path, size_t *len)
 {
-	const char *dir = getenv("PCREF_FIXTURES");
-	char path[4096];
-	FILE *f;
+	FILE *f = fopen(path, "rb");
 	char *data;
 	long size;
 
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/fixtures", name);
-	f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open fixture %s", path);
+	ck_assert_msg(f != NULL, "cannot open %s", path);
 	fseek(f, 0, SEEK_END);
 	size = ftell(f);
 	fseek(f, 0, SEEK_SET);
@@ -26,6 +22,15 @@ char *tu_fixture(const char *name, size_t *len)
 	if (len)
 		*len = (size_t)size;
 	return data;
+}
+
+char *tu_fixture(const char *name, size_t *len)
+{
+	const char *dir = getenv("PCREF_FIXTURES");
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/fixtures", name);
+	return tu_read_file(path, len);
 }
 
 TCase *tu_tcase(Suite *suite, const char *name)

@@ -9,6 +9,8 @@
  * valgrind; raised by PCREF_TEST_TIMEOUT_SCALE). */
 #define TU_TIMEOUT 20
 
+/* Read a whole file (NUL-terminated, free()); fails the test if absent. */
+char *tu_read_file(const char *path, size_t *len);
 /* Read a file from tests/fixtures ($PCREF_FIXTURES); fails the test if absent. */
 char *tu_fixture(const char *name, size_t *len);
 /* A test case with the explicit timeout, added to the suite. */
