@@ -132,6 +132,20 @@ class Demo:
                 print(f"  {'':<12}  {line}")
         print()
 
+    def act_and_sync(self, ref_id, opp_id, action):
+        """A person's change (``action``), a pass of pcref-sync, both sides before and after."""
+        before = self.views(ref_id, opp_id)
+        action()
+        self.pcref_sync("once")
+        after = self.views(ref_id, opp_id)
+        self.show(before, after)
+        return after
+
+    def expect_referral_status(self, ref_id, status, substatus):
+        ref = self.sb.pc.referral(ref_id)
+        self.expect((ref["status"], ref["substatus"]) == (status, substatus),
+                    f"the referral is {status} / {substatus} in Partner Center")
+
     # -- the scenarios -------------------------------------------------------------------------------
     def seed(self):
         self.heading("Seeding both sides", [
@@ -176,14 +190,8 @@ class Demo:
         self.heading("(b) The seller accepts it in the CRM", [
             f"The seller moves the opportunity from \"{ON_HOLD}\" to the active stage \"{ACTIVE}\". pcref-sync",
             "accepts the referral in Partner Center (R-21); from now on changes flow both ways."])
-        before = self.views(ref_id, opp_id)
-        self.sb.crm.update("opportunities", opp_id, {"stepname": ACTIVE})
-        self.pcref_sync("once")
-        after = self.views(ref_id, opp_id)
-        self.show(before, after)
-        ref = self.sb.pc.referral(ref_id)
-        self.expect((ref["status"], ref["substatus"]) == ("Active", "Accepted"),
-                    "the referral is Active / Accepted in Partner Center")
+        self.act_and_sync(ref_id, opp_id, lambda: self.sb.crm.update("opportunities", opp_id, {"stepname": ACTIVE}))
+        self.expect_referral_status(ref_id, "Active", "Accepted")
 
     def create_in_crm(self):
         self.heading("(c) The seller creates an opportunity with Sync = Yes", [
@@ -265,10 +273,8 @@ class Demo:
         self.show(before, middle)
 
         print("  Now the seller raises it again in the CRM; the next pass pushes it to Partner Center (R-13).")
-        self.sb.crm.update("opportunities", opp_id, {"estimatedvalue": 340000})
-        self.pcref_sync("once")
-        after = self.views(ref_id, opp_id)
-        self.show(middle, after)
+        self.act_and_sync(ref_id, opp_id,
+                          lambda: self.sb.crm.update("opportunities", opp_id, {"estimatedvalue": 340000}))
         ref = self.sb.pc.referral(ref_id)
         self.expect((ref.get("details") or {}).get("dealValue") == 340000,
                     "Partner Center has the CRM's deal value 340,000")
@@ -276,14 +282,8 @@ class Demo:
     def win(self, ref_id, opp_id):
         self.heading("(e) The seller wins the deal in the CRM", [
             "The seller closes the opportunity as won. pcref-sync closes the referral as Closed / Won (R-31)."])
-        before = self.views(ref_id, opp_id)
-        self.sb.crm.win(opp_id, subject="Fabrikam signed")
-        self.pcref_sync("once")
-        after = self.views(ref_id, opp_id)
-        self.show(before, after)
-        ref = self.sb.pc.referral(ref_id)
-        self.expect((ref["status"], ref["substatus"]) == ("Closed", "Won"),
-                    "the referral is Closed / Won in Partner Center")
+        self.act_and_sync(ref_id, opp_id, lambda: self.sb.crm.win(opp_id, subject="Fabrikam signed"))
+        self.expect_referral_status(ref_id, "Closed", "Won")
 
     def steady(self):
         self.heading("Steady state", [

@@ -18,21 +18,16 @@ char *util_strndup(const char *s, size_t n)
 	return out;
 }
 
-static int64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t util_now_ms(void)
 {
-	return clock_ms(CLOCK_REALTIME);
+	return (int64_t)time(NULL) * 1000;
 }
 
 int64_t util_monotonic_ms(void)
 {
-	return clock_ms(CLOCK_MONOTONIC);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 const char *util_format_time(int64_t ms, char *buf, size_t size)

@@ -8,7 +8,8 @@
 /* A copy of the first `n` bytes of `s` (NUL-terminated), or NULL. */
 char *util_strndup(const char *s, size_t n);
 
-/* Epoch milliseconds now (CLOCK_REALTIME) and on the monotonic clock. */
+/* Now in epoch milliseconds (whole seconds: for messages), and a monotonic
+ * clock in milliseconds (for intervals). */
 int64_t util_now_ms(void);
 int64_t util_monotonic_ms(void);
 

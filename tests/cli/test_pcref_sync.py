@@ -175,13 +175,11 @@ class AgainstEmulators(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="pcref-cli.")
-        cls.sb = sandbox.Sandbox(cls.tmp.name, PCREF_SYNC, poll_interval=3600, webhook=False)
+        cls.sb = sandbox.Sandbox(None, PCREF_SYNC, poll_interval=3600, webhook=False)
 
     @classmethod
     def tearDownClass(cls):
         cls.sb.close()
-        cls.tmp.cleanup()
 
     def setUp(self):
         self.sb.webhook = False

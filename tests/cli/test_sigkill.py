@@ -26,7 +26,6 @@ import os
 import random
 import signal
 import sys
-import tempfile
 import time
 import unittest
 
@@ -60,13 +59,11 @@ class SigkillDuringBackfill(unittest.TestCase):
     def setUpClass(cls):
         cls.seed = int(os.environ.get("PCREF_TEST_SEED") or random.randrange(1 << 30))
         print(f"PCREF_TEST_SEED={cls.seed}", flush=True)
-        cls.tmp = tempfile.TemporaryDirectory(prefix="pcref-sigkill.")
-        cls.sb = sandbox.Sandbox(cls.tmp.name, PCREF_SYNC, poll_interval=0.5, webhook=False)
+        cls.sb = sandbox.Sandbox(None, PCREF_SYNC, poll_interval=0.5, webhook=False)
 
     @classmethod
     def tearDownClass(cls):
         cls.sb.close()
-        cls.tmp.cleanup()
 
     def opportunities_by_referral(self):
         found = {}
@@ -89,7 +86,7 @@ class SigkillDuringBackfill(unittest.TestCase):
         targets = sorted(rng.sample(range(1, SYNCABLE - 10), KILLS))
         kills = []
         for round_no, target in enumerate(targets + [None], 1):
-            log_path = os.path.join(self.tmp.name, f"run-{round_no}.log")
+            log_path = os.path.join(self.sb.workdir, f"run-{round_no}.log")
             with open(log_path, "w", encoding="utf-8") as log:
                 proc = sb.spawn("run", stdout=log)
             if target is None:

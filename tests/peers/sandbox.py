@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -78,6 +79,12 @@ def _call(method, url, token=None, body=None, headers=None, expect=(200, 201, 20
     return status, resp_headers, (json.loads(data) if data.strip() else None)
 
 
+def _fetch_token(url, form):
+    _, _, answer = _call("POST", url, body=urllib.parse.urlencode(form),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"}, expect=(200,))
+    return answer["access_token"]
+
+
 class PartnerCenterClient:
     """The Partner Center side: the Referrals API as the partner's user, and
     the emulator's control API to play Microsoft."""
@@ -88,12 +95,9 @@ class PartnerCenterClient:
 
     def token(self):
         if self._token is None:
-            form = urllib.parse.urlencode({"grant_type": "password", "client_id": CLIENT_ID,
-                                           "client_secret": CLIENT_SECRET, "username": PC_USER,
-                                           "password": PC_PASSWORD, "resource": AUD_REFERRALS})
-            _, _, answer = _call("POST", f"{self.base}/common/oauth2/token", body=form,
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"}, expect=(200,))
-            self._token = answer["access_token"]
+            self._token = _fetch_token(f"{self.base}/common/oauth2/token", {
+                "grant_type": "password", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                "username": PC_USER, "password": PC_PASSWORD, "resource": AUD_REFERRALS})
         return self._token
 
     def referral(self, ref_id):
@@ -132,11 +136,9 @@ class DataverseClient:
 
     def token(self):
         if self._token is None:
-            form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": CLIENT_ID,
-                                           "client_secret": CLIENT_SECRET, "scope": f"{self.base}/.default"})
-            _, _, answer = _call("POST", f"{self.base}/contoso.onmicrosoft.com/oauth2/v2.0/token", body=form,
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"}, expect=(200,))
-            self._token = answer["access_token"]
+            self._token = _fetch_token(f"{self.base}/contoso.onmicrosoft.com/oauth2/v2.0/token", {
+                "grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                "scope": f"{self.base}/.default"})
         return self._token
 
     def rows(self, set_name):
@@ -186,9 +188,12 @@ class Sandbox:
     """Both emulators, a pcref-sync configuration for them, and ways to run it."""
 
     def __init__(self, workdir, pcref_sync, crm="dynamics", poll_interval=1.0, webhook=True):
+        """``workdir`` holds the configuration and the state store; None: a
+        temporary directory, removed by close()."""
         if crm != "dynamics":
             raise ValueError(f"the sandbox has no emulator for the {crm!r} CRM yet (only dynamics)")
-        self.workdir = os.path.abspath(workdir)
+        self._tmp = tempfile.TemporaryDirectory(prefix="pcref-sandbox.") if workdir is None else None
+        self.workdir = os.path.abspath(workdir or self._tmp.name)
         self.pcref_sync = os.path.abspath(pcref_sync)
         self.crm_name = crm
         self.poll_interval = poll_interval
@@ -311,6 +316,9 @@ class Sandbox:
         for server in self._servers:
             server.stop()
         self._servers.clear()
+        if self._tmp:
+            self._tmp.cleanup()
+            self._tmp = None
 
     def __enter__(self):
         return self
