@@ -789,6 +789,18 @@ static const dyn_col *col_of(const dyn_table *t, int field)
 	return NULL;
 }
 
+/* the custom-mapped columns set in `o`, by their CRM names. */
+static int put_extras(dyn *d, const dyn_table *t, pcref__json *body, const pcref_opportunity *o)
+{
+	for (size_t i = 0; !t->lead && i < d->nextras; i++) {
+		const pcref__json *v = pcref__json_get(o->extra, d->extras[i]);
+		pcref__json *copy;
+		if (v && (!(copy = pcref__json_dup(v)) || pcref__json_set(body, d->extras[i], copy) < 0))
+			return pcref__error_nomem();
+	}
+	return PCREF_OK;
+}
+
 /* the mapping's required-field defaults for a new record. */
 static int add_defaults(dyn *d, pcref__json *body, const char *record)
 {
@@ -874,12 +886,8 @@ static int create(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, c
 		return pcref__error_nomem();
 	for (size_t i = 0; i < t->ncols && rc == PCREF_OK; i++)
 		rc = write_col(d, body, &t->cols[i], o, 0, t->noun);
-	for (size_t i = 0; rc == PCREF_OK && !t->lead && i < d->nextras; i++) {
-		const pcref__json *v = pcref__json_get(o->extra, d->extras[i]);
-		pcref__json *copy;
-		if (v && (!(copy = pcref__json_dup(v)) || pcref__json_set(body, d->extras[i], copy) < 0))
-			rc = pcref__error_nomem();
-	}
+	if (rc == PCREF_OK)
+		rc = put_extras(d, t, body, o);
 	if (rc == PCREF_OK)
 		rc = add_defaults(d, body, t->lead ? "lead" : "opportunity");
 	if (rc == PCREF_OK) {
@@ -947,6 +955,8 @@ static int update(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, c
 		if (c) /* fields with no column here (account and contact details) stay as they are */
 			rc = write_col(d, body, c, o, 1, t->noun);
 	}
+	if (rc == PCREF_OK)
+		rc = put_extras(d, t, body, o);
 	snprintf(what, sizeof(what), "updating %s %s", t->noun, id);
 	if (rc == PCREF_OK)
 		rc = pcref__dyn_write_row(d, "PATCH", t, id, body, version ? version : "*", what, NULL, out);

@@ -227,6 +227,18 @@ static int update(memcrm *m, pcref_opportunity **out, const pcref_opportunity *o
 			pcref_opportunity_free(next);
 			return rc;
 		}
+	/* the custom (extra) fields set in `opp` are written too */
+	for (size_t i = 0, k = pcref_opportunity_extra_count(opp); i < k; i++) {
+		const char *name = pcref_opportunity_extra_name(opp, i);
+		char *json = NULL;
+		if ((rc = pcref_opportunity_extra_get(opp, name, &json)) == PCREF_OK)
+			rc = pcref_opportunity_extra_set(next, name, json, strlen(json));
+		pcref_free(json);
+		if (rc < 0) {
+			pcref_opportunity_free(next);
+			return rc;
+		}
+	}
 	if ((rc = touch(m, next)) < 0) {
 		pcref_opportunity_free(next);
 		return rc;

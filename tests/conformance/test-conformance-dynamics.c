@@ -10,22 +10,10 @@ static peer emu;
 
 static pcref_crm *open_dynamics(void *ctx)
 {
-	pcref_connection_options o = PCREF_CONNECTION_OPTIONS_INIT;
-	pcref_connection *conn = NULL;
+	pcref_connection *conn = peer_dataverse_connection(&emu);
 	pcref_crm *crm = NULL;
-	char token_url[128], scope[128];
 	(void)ctx;
-	snprintf(token_url, sizeof(token_url), "%s/contoso.onmicrosoft.com/oauth2/v2.0/token", emu.base);
-	snprintf(scope, sizeof(scope), "%s/.default", emu.base);
-	o.base_url = emu.base;
-	o.service_name = "Dynamics 365";
-	o.auth = PCREF_AUTH_CLIENT_CREDENTIALS;
-	o.token_url = token_url;
-	o.scope = scope;
-	o.client_id = "pcref-demo-client";
-	o.client_secret = "pcref-demo-secret";
-	o.retry_base_ms = 50;
-	if (pcref_connection_new(&conn, &o) < 0)
+	if (!conn)
 		return NULL;
 	pcref_crm_dynamics_new(&crm, conn, NULL);
 	pcref_connection_free(conn); /* the CRM keeps its own reference */

@@ -262,3 +262,42 @@ size_t peer_requests(const char *base, const char *method, const char *path)
 	pcref__json_free(log);
 	return n;
 }
+
+/* ---- connections with the emulators' demo credentials ---------------------------- */
+
+pcref_connection *peer_partner_center_connection(const peer *p, const char *resource)
+{
+	pcref_connection_options o = PCREF_CONNECTION_OPTIONS_INIT;
+	pcref_connection *c = NULL;
+	char token_url[128];
+	snprintf(token_url, sizeof(token_url), "%s/common/oauth2/token", p->base);
+	o.base_url = p->base;
+	o.service_name = "Partner Center";
+	o.auth = PCREF_AUTH_PASSWORD;
+	o.token_url = token_url;
+	o.resource = resource;
+	o.client_id = "pcref-demo-client";
+	o.client_secret = "pcref-demo-secret";
+	o.username = "admin@contoso.onmicrosoft.com";
+	o.password = "demo-password";
+	o.retry_base_ms = 20;
+	return pcref_connection_new(&c, &o) == PCREF_OK ? c : NULL;
+}
+
+pcref_connection *peer_dataverse_connection(const peer *p)
+{
+	pcref_connection_options o = PCREF_CONNECTION_OPTIONS_INIT;
+	pcref_connection *c = NULL;
+	char token_url[128], scope[128];
+	snprintf(token_url, sizeof(token_url), "%s/contoso.onmicrosoft.com/oauth2/v2.0/token", p->base);
+	snprintf(scope, sizeof(scope), "%s/.default", p->base);
+	o.base_url = p->base;
+	o.service_name = "Dynamics 365";
+	o.auth = PCREF_AUTH_CLIENT_CREDENTIALS;
+	o.token_url = token_url;
+	o.scope = scope;
+	o.client_id = "pcref-demo-client";
+	o.client_secret = "pcref-demo-secret";
+	o.retry_base_ms = 20;
+	return pcref_connection_new(&c, &o) == PCREF_OK ? c : NULL;
+}

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <pcref/pcref.h>
+
 struct pcref__json;
 
 typedef struct peer {
@@ -56,5 +58,12 @@ const struct pcref__json *peer_log_nth(const struct pcref__json *log, const char
                                        size_t n);
 /* How many entries have this method (NULL: any) and a path containing `path`. */
 size_t peer_log_count(const struct pcref__json *log, const char *method, const char *path);
+
+/* A connection to the Partner Center emulator `p` with its demo credentials
+ * (password grant for `resource`), quick retries; NULL if it cannot be made
+ * (the reason in pcref_error_last()). */
+pcref_connection *peer_partner_center_connection(const peer *p, const char *resource);
+/* A connection to the Dataverse emulator `p` (client credentials, v2 token). */
+pcref_connection *peer_dataverse_connection(const peer *p);
 
 #endif

@@ -24,20 +24,8 @@ static pcref_crm *crm;
 
 static pcref_connection *dv_connect(void)
 {
-	pcref_connection_options o = PCREF_CONNECTION_OPTIONS_INIT;
-	pcref_connection *c = NULL;
-	char token_url[128], scope[128];
-	snprintf(token_url, sizeof(token_url), "%s/contoso.onmicrosoft.com/oauth2/v2.0/token", emu.base);
-	snprintf(scope, sizeof(scope), "%s/.default", emu.base);
-	o.base_url = emu.base;
-	o.service_name = "Dynamics 365";
-	o.auth = PCREF_AUTH_CLIENT_CREDENTIALS;
-	o.token_url = token_url;
-	o.scope = scope;
-	o.client_id = "pcref-demo-client";
-	o.client_secret = "pcref-demo-secret";
-	o.retry_base_ms = 50;
-	OK(pcref_connection_new(&c, &o));
+	pcref_connection *c = peer_dataverse_connection(&emu);
+	ck_assert_msg(c != NULL, "%s", pcref_error_last()->message);
 	return c;
 }
 

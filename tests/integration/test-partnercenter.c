@@ -59,21 +59,8 @@ static void *count_realloc(void *ptr, size_t n, void *p)
 
 static pcref_connection *connect_to(const char *resource)
 {
-	pcref_connection_options o = PCREF_CONNECTION_OPTIONS_INIT;
-	pcref_connection *c = NULL;
-	char token_url[128];
-	snprintf(token_url, sizeof(token_url), "%s/common/oauth2/token", emu.base);
-	o.base_url = emu.base;
-	o.service_name = "Partner Center";
-	o.auth = PCREF_AUTH_PASSWORD;
-	o.token_url = token_url;
-	o.resource = resource;
-	o.client_id = "pcref-demo-client";
-	o.client_secret = "pcref-demo-secret";
-	o.username = "admin@contoso.onmicrosoft.com";
-	o.password = "demo-password";
-	o.retry_base_ms = 50;
-	ck_assert_msg(pcref_connection_new(&c, &o) == PCREF_OK, "%s", pcref_error_last()->message);
+	pcref_connection *c = peer_partner_center_connection(&emu, resource);
+	ck_assert_msg(c != NULL, "%s", pcref_error_last()->message);
 	return c;
 }
 

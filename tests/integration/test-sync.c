@@ -92,40 +92,15 @@ static size_t count_events(int action)
 
 static pcref_connection *pc_connect(const char *resource)
 {
-	pcref_connection_options o = PCREF_CONNECTION_OPTIONS_INIT;
-	pcref_connection *c = NULL;
-	char token_url[128];
-	snprintf(token_url, sizeof(token_url), "%s/common/oauth2/token", pc_emu.base);
-	o.base_url = pc_emu.base;
-	o.service_name = "Partner Center";
-	o.auth = PCREF_AUTH_PASSWORD;
-	o.token_url = token_url;
-	o.resource = resource;
-	o.client_id = "pcref-demo-client";
-	o.client_secret = "pcref-demo-secret";
-	o.username = "admin@contoso.onmicrosoft.com";
-	o.password = "demo-password";
-	o.retry_base_ms = 20;
-	OK(pcref_connection_new(&c, &o));
+	pcref_connection *c = peer_partner_center_connection(&pc_emu, resource);
+	ck_assert_msg(c != NULL, "%s", pcref_error_last()->message);
 	return c;
 }
 
 static pcref_connection *dataverse_connect(void)
 {
-	pcref_connection_options o = PCREF_CONNECTION_OPTIONS_INIT;
-	pcref_connection *c = NULL;
-	char token_url[128], scope[128];
-	snprintf(token_url, sizeof(token_url), "%s/contoso.onmicrosoft.com/oauth2/v2.0/token", crm_emu.base);
-	snprintf(scope, sizeof(scope), "%s/.default", crm_emu.base);
-	o.base_url = crm_emu.base;
-	o.service_name = "Dynamics 365";
-	o.auth = PCREF_AUTH_CLIENT_CREDENTIALS;
-	o.token_url = token_url;
-	o.scope = scope;
-	o.client_id = "pcref-demo-client";
-	o.client_secret = "pcref-demo-secret";
-	o.retry_base_ms = 20;
-	OK(pcref_connection_new(&c, &o));
+	pcref_connection *c = peer_dataverse_connection(&crm_emu);
+	ck_assert_msg(c != NULL, "%s", pcref_error_last()->message);
 	return c;
 }
 
@@ -250,6 +225,14 @@ static pcref_opportunity *crm_find(const char *referral_id)
 	pcref_opportunity *o = NULL;
 	int rc = pcref_crm_find_opportunity(&o, crm, referral_id);
 	return rc == PCREF_OK ? o : NULL;
+}
+
+/* Whether the CRM has an opportunity for this referral. */
+static int crm_has(const char *referral_id)
+{
+	pcref_opportunity *o = crm_find(referral_id);
+	pcref_opportunity_free(o);
+	return o != NULL;
 }
 
 static pcref_opportunity *crm_get(const char *id)
@@ -547,9 +530,8 @@ END_TEST
 START_TEST(test_R24_unknown_crm_id_ignored)
 {
 	char *id = pc_share("\"externalReferenceId\":\"00000000-0000-4000-8000-00000000dead\"");
-	pcref_opportunity *o;
 	poll_ok();
-	ck_assert_ptr_null(o = crm_find(id));
+	ck_assert(!crm_has(id));
 	ck_assert_ptr_nonnull(event(PCREF_ACTION_SKIP));
 	ck_assert_ptr_nonnull(strstr(must(PCREF_ACTION_SKIP)->message, "R-24"));
 	free(id);
@@ -581,7 +563,7 @@ START_TEST(test_R29_missing_currency_reported)
 	ck_assert_uint_eq(r.failed, 1);
 	ck_assert_ptr_nonnull(event(PCREF_ACTION_FAIL));
 	ck_assert_ptr_nonnull(strstr(must(PCREF_ACTION_FAIL)->message, "CHF"));
-	ck_assert_ptr_null(crm_find(id));
+	ck_assert(!crm_has(id));
 	free(id);
 }
 END_TEST
@@ -713,6 +695,35 @@ START_TEST(test_R30_check_mark_off)
 }
 END_TEST
 
+/* A custom mapping (R-32) onto a column every CRM here has: the connector's
+ * deprecated text field "Products" (R-07). */
+START_TEST(test_R32_custom_field_mapping_followed)
+{
+	char *id, *crm_id;
+	pcref_opportunity *o;
+	teardown();
+	setup_with(crm_is("dynamics")
+	           ? "{\"backend\":\"dynamics\",\"extra\":[{\"referral\":\"/customerProfile/size\",\"crm\":\"msft_microsoftpartnercentersolutions\",\"direction\":\"to_crm\"}]}"
+	           : "{\"backend\":\"memory\",\"extra\":[{\"referral\":\"/customerProfile/size\",\"crm\":\"msft_microsoftpartnercentersolutions\",\"direction\":\"to_crm\"}]}");
+	id = shared_and_synced(&crm_id);
+	o = crm_get(crm_id);
+	ck_assert_ptr_nonnull(pcref_opportunity_extra_text(o, "msft_microsoftpartnercentersolutions"));
+	pcref_opportunity_free(o);
+	/* an update of the mapped referral field reaches the CRM column, once */
+	pc_patch(id, "[{\"op\":\"replace\",\"path\":\"/customerProfile/size\",\"value\":\"1000to9999employees\"}]");
+	poll_ok();
+	o = crm_get(crm_id);
+	ck_assert_str_eq(pcref_opportunity_extra_text(o, "msft_microsoftpartnercentersolutions"), "1000to9999employees");
+	pcref_opportunity_free(o);
+	logs_clear();
+	poll_ok();
+	if (crm_writes() >= 0)
+		ck_assert_int_eq(crm_writes(), 0);
+	free(id);
+	free(crm_id);
+}
+END_TEST
+
 /* ---- both ways ---------------------------------------------------------------------------------- */
 
 START_TEST(test_R13_R23_conflict_settled_by_policy_and_audited)
@@ -781,7 +792,7 @@ START_TEST(test_R36_dry_run_writes_nothing)
 	ck_assert_ptr_nonnull(event(PCREF_ACTION_CREATE));
 	ck_assert_uint_eq(must(PCREF_ACTION_CREATE)->flags, PCREF_SYNC_DRY_RUN);
 	ck_assert_ptr_nonnull(strstr(must(PCREF_ACTION_CREATE)->changes, "deal_value"));
-	ck_assert_ptr_null(crm_find(id));
+	ck_assert(!crm_has(id));
 	ck_assert_uint_eq(pc_writes(), 0);
 	if (crm_writes() >= 0)
 		ck_assert_int_eq(crm_writes(), 0);
@@ -789,7 +800,7 @@ START_TEST(test_R36_dry_run_writes_nothing)
 	ck_assert(wm == PCREF_TIME_NONE);
 	/* and the real run does it */
 	poll_ok();
-	ck_assert_ptr_nonnull(crm_find(id));
+	ck_assert(crm_has(id));
 	free(id);
 }
 END_TEST
@@ -905,14 +916,14 @@ START_TEST(test_R34_failed_work_is_retried)
 	char *id = pc_share("\"customerProfile\":{\"address\":{\"country\":\"CH\"}},\"details\":{\"currency\":\"CHF\"}");
 	pcref_sync_report r = PCREF_SYNC_REPORT_INIT;
 	poll_ok();
-	ck_assert_ptr_null(crm_find(id));
+	ck_assert(!crm_has(id));
 	/* the partner fixes the referral's currency: the queued item is retried
 	 * (its watermark has moved on) */
 	pc_patch(id, "[{\"op\":\"replace\",\"path\":\"/details/currency\",\"value\":\"EUR\"}]");
 	usleep(5000);
 	OK(pcref_sync_poll(sync_, 0, &r));
 	ck_assert_uint_ge(r.retried + r.created, 1);
-	ck_assert_ptr_nonnull(crm_find(id));
+	ck_assert(crm_has(id));
 	free(id);
 }
 END_TEST
@@ -1074,6 +1085,7 @@ int main(int argc, char **argv)
 	ADD(tc, test_R11_cosell_without_contact_refused);
 	ADD(tc, test_R12_country_code_required);
 	ADD(tc, test_R30_check_mark_off);
+	ADD(tc, test_R32_custom_field_mapping_followed);
 	ADD(tc, test_R13_R23_conflict_settled_by_policy_and_audited);
 	ADD(tc, test_R08_audit_records_every_attempt);
 	ADD(tc, test_steady_poll_makes_no_writes);

@@ -57,9 +57,10 @@ typedef struct pcref_crm_backend {
 	 */
 	int (*create_opportunity)(pcref_opportunity **out, const pcref_opportunity *opp, void *payload);
 	/**
-	 * Write the listed fields of `opp` to the record `opp`'s #PCREF_FIELD_ID,
-	 * only if its version is still #PCREF_FIELD_VERSION (else
-	 * #PCREF_ECONFLICT); return the record as stored.
+	 * Write the listed fields of `opp` — and the extra (custom-mapped)
+	 * fields set in `opp` — to the record `opp`'s #PCREF_FIELD_ID, only if
+	 * its version is still #PCREF_FIELD_VERSION (else #PCREF_ECONFLICT);
+	 * return the record as stored.
 	 */
 	int (*update_opportunity)(pcref_opportunity **out, const pcref_opportunity *opp,
 	                          const int *fields, size_t nfields, void *payload);
