@@ -101,9 +101,8 @@ static enum MHD_Result handle_delivery(listener *l, struct MHD_Connection *c, re
 		const pcref_error *e = pcref_error_last();
 		status = e->http_status >= 200 && e->http_status <= 599 ? (unsigned)e->http_status : 500;
 		snprintf(text, sizeof(text), "%s\n", e->message);
-		log_line("webhook: answered %u: %s", status, e->message);
-		if (rc == PCREF_ESTORE)
-			log_line("webhook: the state store failed: %s", "the next poll repairs what this delivery announced");
+		log_line("webhook: answered %u: %s%s", status, e->message,
+		         rc == PCREF_ESTORE ? " (the next pass repairs what this delivery announced)" : "");
 	}
 	return answer(c, status, text);
 }
