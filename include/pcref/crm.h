@@ -7,8 +7,8 @@
  *
  * Built-in backends: `"memory"` (an in-process CRM for tests and sandboxes)
  * with pcref_crm_memory_new(), `"dynamics"` (Dynamics 365 Sales over the
- * Dataverse Web API) with pcref_crm_dynamics_new(), and later
- * `"salesforce"`. A host plugs
+ * Dataverse Web API) with pcref_crm_dynamics_new(), and `"salesforce"`
+ * (the Salesforce REST API) with pcref_crm_salesforce_new(). A host plugs
  * in its own CRM with pcref_crm_new() and a #pcref_crm_backend
  * (pcref/sys/crm_backend.h).
  *
@@ -91,10 +91,55 @@ PCREF_API int pcref_crm_memory_new(pcref_crm **out, const char *config_json);
  */
 PCREF_API int pcref_crm_dynamics_new(pcref_crm **out, pcref_connection *conn, const pcref_mapping *mapping);
 
+/**
+ * @brief Open a Salesforce org (the REST API, by default version v60.0) as a CRM.
+ *
+ * Every call goes through `conn`, which authenticates with the org's token
+ * endpoint (`https://MyDomain.my.salesforce.com/services/oauth2/token`),
+ * usually with #PCREF_AUTH_CLIENT_CREDENTIALS (a connected app with the
+ * client credentials flow) or #PCREF_AUTH_REFRESH_TOKEN; requests go to the
+ * `instance_url` the token response names (the connection's base URL when
+ * it names none), under `/services/data/<api_version>/` (see @ref salesforce).
+ *
+ * The mapping says which field holds which canonical field
+ * (pcref_mapping_column()) and which object plays each role
+ * (pcref_mapping_entity(): also `contact_role` and `team_member`); its
+ * settings `api_version`, `external_id` (the External ID field creates
+ * upsert on) and `solution_columns` (the solutions object's fields) are
+ * described in `doc/mapping.md`. The Microsoft co-sell package's API names
+ * are not published: the defaults are assumptions, overridable there.
+ * #PCREF_FIELD_VERSION is the record's `LastModifiedDate` (Salesforce has
+ * no ETags on opportunities): an update first compares it with the stored
+ * one and then sends `If-Unmodified-Since`, so a lost update is
+ * #PCREF_ECONFLICT. #PCREF_FIELD_MODIFIED_TIME is `SystemModstamp`, the
+ * listing's watermark. #PCREF_FIELD_STATE is read from `IsClosed`/`IsWon`;
+ * pcref_crm_close_opportunity() writes the mapping's won or lost stage. The
+ * owner is given and read as the user's email and is also made an
+ * opportunity team member; a contact given on update becomes the primary
+ * `OpportunityContactRole`. An org that used up its API allocation
+ * (`REQUEST_LIMIT_EXCEEDED`) gives #PCREF_ETHROTTLED, and calls are then
+ * refused for a minute without being sent.
+ *
+ * Batches (pcref_crm_batch_begin()): creates and updates go out as sObject
+ * Collections (200 records per request), updates with a version as
+ * Composite requests (25 per request), each request all or nothing.
+ *
+ * @param[out] out the CRM; free with pcref_crm_free().
+ * @param conn the connection to the org; the CRM keeps its own reference,
+ *        so the caller may free it at once.
+ * @param mapping the field mapping (copied), or NULL for the defaults of
+ *        pcref_mapping_new(`"salesforce"`).
+ * @return #PCREF_OK; #PCREF_EINVALID when `out` or `conn` is NULL or the
+ *         mapping is for another backend or incomplete; #PCREF_ENOMEM. No
+ *         network traffic happens until the first call.
+ * @since 0.1
+ */
+PCREF_API int pcref_crm_salesforce_new(pcref_crm **out, pcref_connection *conn, const pcref_mapping *mapping);
+
 /** @brief Free a CRM (the backend's `destroy` runs). NULL is ignored. @since 0.1 */
 PCREF_API void pcref_crm_free(pcref_crm *crm);
 
-/** @brief The backend's name ("memory", "dynamics", the host's). @since 0.1 */
+/** @brief The backend's name ("memory", "dynamics", "salesforce", the host's). @since 0.1 */
 PCREF_API const char *pcref_crm_name(const pcref_crm *crm);
 
 /** @brief See #pcref_crm_backend::get_opportunity. @since 0.1 */

@@ -95,7 +95,8 @@ PCREF_API int pcref_mapping_set_column(pcref_mapping *mapping, int field, const 
 
 /**
  * @brief The CRM table / entity set / sObject for a role: `opportunity`,
- *        `account`, `contact`, `lead`, `currency`, `user`, `solution`.
+ *        `account`, `contact`, `lead`, `currency`, `user`, `solution`,
+ *        and on Salesforce `contact_role` and `team_member`.
  * @return borrowed; NULL for an unknown role.
  * @since 0.1
  */

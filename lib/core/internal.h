@@ -86,6 +86,9 @@ int pcref__time_parse(const char *text, int64_t *ms);
  * `out` must hold PCREF__TIME_BUFSZ bytes. */
 #define PCREF__TIME_BUFSZ 32
 int pcref__time_format(int64_t ms, char *out);
+/* Format as an HTTP-date (RFC 9110 IMF-fixdate, "Tue, 10 Aug 2015 00:00:00
+ * GMT"; the milliseconds are dropped) into PCREF__TIME_BUFSZ bytes. */
+int pcref__time_format_http(int64_t ms, char *out);
 /* The wall clock in epoch milliseconds. */
 int64_t pcref__now_ms(void);
 

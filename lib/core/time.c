@@ -145,6 +145,28 @@ int pcref__time_format(int64_t ms, char *out)
 	return PCREF_OK;
 }
 
+int pcref__time_format_http(int64_t ms, char *out)
+{
+	static const char *const wday[] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" };
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	int64_t secs, days, y;
+	int m, d, rem;
+
+	if (ms == PCREF__TIME_NONE)
+		return pcref__error(PCREF_EINVALID, "no date-time to format");
+	secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+	days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+	rem = (int)(secs - days * 86400);
+	civil_from_days(days, &y, &m, &d);
+	if (y < 1000 || y > 9999)
+		return pcref__error(PCREF_EINVALID, "date-time %lld ms is outside years 1000-9999",
+		                    (long long)ms);
+	snprintf(out, PCREF__TIME_BUFSZ, "%s, %02d %s %04d %02d:%02d:%02d GMT", wday[((days % 7) + 7) % 7], d,
+	         mon[m - 1], (int)y, rem / 3600, rem / 60 % 60, rem % 60);
+	return PCREF_OK;
+}
+
 int64_t pcref__now_ms(void)
 {
 	struct timespec ts;

@@ -192,36 +192,14 @@ int pcref__dyn_query_first(dyn *d, pcref__buf *url, const char *what, pcref__jso
 
 /* ---- currencies and users, cached per CRM ------------------------------------ */
 
-static const dyn_pair *cached(const dyn_pair *p, size_t n, const char *key, const char *id)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((key && p[i].key && strcasecmp(p[i].key, key) == 0) || (id && strcasecmp(p[i].id, id) == 0))
-			return &p[i];
-	return NULL;
-}
-
-static int cache(dyn_pair **p, size_t *n, size_t *cap, const char *key, const char *id, const dyn_pair **out)
-{
-	dyn_pair e = { NULL, NULL };
-	if ((key && !(e.key = pcref__strdup(key))) || !(e.id = pcref__strdup(id)) ||
-	    pcref__grow((void **)p, cap, *n + 1, sizeof(**p)) < 0) {
-		pcref__dealloc(e.key);
-		pcref__dealloc(e.id);
-		return pcref__error_nomem();
-	}
-	(*p)[*n] = e;
-	*out = &(*p)[(*n)++];
-	return PCREF_OK;
-}
-
-static int find_currency(dyn *d, const char *iso, const dyn_pair **out)
+static int find_currency(dyn *d, const char *iso, const pcref__crm_pair **out)
 {
 	pcref__buf url = PCREF__BUF_INIT, filter = PCREF__BUF_INIT, sel = PCREF__BUF_INIT;
 	pcref__json *row = NULL;
 	const char *id;
 	char what[64];
 	int rc;
-	if ((*out = cached(d->currencies, d->ncurrencies, iso, NULL)))
+	if ((*out = pcref__crm_pairs_find(&d->currencies, iso, NULL)))
 		return PCREF_OK;
 	snprintf(what, sizeof(what), "looking up currency '%.8s'", iso);
 	pcref__buf_printf(&filter, "isocurrencycode eq ");
@@ -242,7 +220,7 @@ static int find_currency(dyn *d, const char *iso, const dyn_pair **out)
 		                    "isocurrencycode '%s'): add it to the environment's currencies before syncing "
 		                    "deals in it (R-29)", iso, d->currency_set, iso);
 	}
-	rc = cache(&d->currencies, &d->ncurrencies, &d->cap_currencies, iso, id, out);
+	rc = pcref__crm_pairs_add(&d->currencies, iso, id, out);
 	pcref__json_free(row);
 	return rc;
 }
@@ -252,10 +230,10 @@ static int currency_code(dyn *d, const char *id, const char **iso)
 {
 	pcref__buf url = PCREF__BUF_INIT;
 	pcref__json *row = NULL;
-	const dyn_pair *p;
+	const pcref__crm_pair *p;
 	char *u;
 	int rc;
-	if ((p = cached(d->currencies, d->ncurrencies, NULL, id))) {
+	if ((p = pcref__crm_pairs_find(&d->currencies, NULL, id))) {
 		*iso = p->key;
 		return PCREF_OK;
 	}
@@ -266,20 +244,20 @@ static int currency_code(dyn *d, const char *id, const char **iso)
 	rc = pcref__dyn_send(d, "GET", u, NULL, NULL, NULL, "reading a currency", &row);
 	pcref__dealloc(u);
 	if (rc == PCREF_OK)
-		rc = cache(&d->currencies, &d->ncurrencies, &d->cap_currencies,
+		rc = pcref__crm_pairs_add(&d->currencies,
 		           pcref__json_string(pcref__json_get(row, "isocurrencycode")), id, &p);
 	pcref__json_free(row);
 	*iso = rc == PCREF_OK ? p->key : NULL;
 	return rc;
 }
 
-static int find_user(dyn *d, const char *email, const dyn_pair **out)
+static int find_user(dyn *d, const char *email, const pcref__crm_pair **out)
 {
 	pcref__buf url = PCREF__BUF_INIT, filter = PCREF__BUF_INIT, sel = PCREF__BUF_INIT;
 	pcref__json *row = NULL;
 	const char *id;
 	int rc;
-	if ((*out = cached(d->users, d->nusers, email, NULL)))
+	if ((*out = pcref__crm_pairs_find(&d->users, email, NULL)))
 		return PCREF_OK;
 	pcref__buf_puts(&filter, "internalemailaddress eq ");
 	pcref__dyn_odata_string(&filter, email);
@@ -298,7 +276,7 @@ static int find_user(dyn *d, const char *email, const dyn_pair **out)
 		return pcref__error(PCREF_ENOTFOUND, "Dynamics 365 has no enabled user with the email '%s': add the "
 		                    "sales team member as a user of the environment (R-29)", email);
 	}
-	rc = cache(&d->users, &d->nusers, &d->cap_users, email, id, out);
+	rc = pcref__crm_pairs_add(&d->users, email, id, out);
 	pcref__json_free(row);
 	return rc;
 }
@@ -308,10 +286,10 @@ static int user_email(dyn *d, const char *id, const char **email)
 {
 	pcref__buf url = PCREF__BUF_INIT;
 	pcref__json *row = NULL;
-	const dyn_pair *p;
+	const pcref__crm_pair *p;
 	char *u;
 	int rc;
-	if ((p = cached(d->users, d->nusers, NULL, id))) {
+	if ((p = pcref__crm_pairs_find(&d->users, NULL, id))) {
 		*email = p->key;
 		return PCREF_OK;
 	}
@@ -322,7 +300,7 @@ static int user_email(dyn *d, const char *id, const char **email)
 	rc = pcref__dyn_send(d, "GET", u, NULL, NULL, NULL, "reading the owner of a record", &row);
 	pcref__dealloc(u);
 	if (rc == PCREF_OK)
-		rc = cache(&d->users, &d->nusers, &d->cap_users,
+		rc = pcref__crm_pairs_add(&d->users,
 		           pcref__json_string(pcref__json_get(row, "internalemailaddress")), id, &p);
 	pcref__json_free(row);
 	*email = rc == PCREF_OK ? p->key : NULL;
@@ -331,7 +309,7 @@ static int user_email(dyn *d, const char *id, const char **email)
 
 static int dyn_resolve_currency(const char *iso, void *payload)
 {
-	const dyn_pair *p;
+	const pcref__crm_pair *p;
 	if (!iso || !*iso)
 		return pcref__error(PCREF_EINVALID, "resolve_currency needs an ISO 4217 code");
 	return find_currency(payload, iso, &p);
@@ -339,32 +317,13 @@ static int dyn_resolve_currency(const char *iso, void *payload)
 
 static int dyn_resolve_user(const char *email, void *payload)
 {
-	const dyn_pair *p;
+	const pcref__crm_pair *p;
 	if (!email || !*email)
 		return pcref__error(PCREF_EINVALID, "resolve_user needs an email address");
 	return find_user(payload, email, &p);
 }
 
 /* ---- rows -> records ------------------------------------------------------------------ */
-
-/* Set a text field, leaving it unset when the CRM holds a value the field
- * does not accept (a country written out in full, an unknown state). */
-static int set_text_lenient(pcref_opportunity *o, int field, const char *value)
-{
-	int rc = pcref_opportunity_set_text(o, field, value);
-	if (rc == PCREF_EINVALID) {
-		pcref_error_clear();
-		return PCREF_OK;
-	}
-	return rc;
-}
-
-static int read_text(pcref_opportunity *o, int field, const pcref__json *v)
-{
-	if (v && (v->type == PCREF__JSON_STRING || v->type == PCREF__JSON_NUMBER))
-		return set_text_lenient(o, field, v->u.str.text);
-	return PCREF_OK;
-}
 
 static int lookup_value(pcref__buf *key, const char *nav)
 {
@@ -390,7 +349,7 @@ static int read_col(dyn *d, pcref_opportunity *o, const dyn_col *c, const pcref_
 		if (!id)
 			break;
 		if (c->kind == DYN_CURRENCY && (rc = currency_code(d, id, &text)) == PCREF_OK)
-			rc = set_text_lenient(o, c->field, text);
+			rc = pcref__crm_set_text_lenient(o, c->field, text);
 		else if (c->kind == DYN_OWNER && (rc = user_email(d, id, &text)) == PCREF_OK)
 			rc = text ? pcref_opportunity_set_text(o, c->field, text) : PCREF_OK;
 		else if (c->kind == DYN_LOOKUP)
@@ -401,7 +360,7 @@ static int read_col(dyn *d, pcref_opportunity *o, const dyn_col *c, const pcref_
 		if (!v || v->type == PCREF__JSON_NULL)
 			break;
 		if (c->kind == DYN_TEXT || c->kind == DYN_FLEX)
-			rc = read_text(o, c->field, v);
+			rc = pcref__crm_read_text(o, c->field, v);
 		else if (c->kind == DYN_NUMBER && pcref__json_number(v, &num) == 0)
 			rc = pcref_opportunity_set_number(o, c->field, num);
 		else if (c->kind == DYN_DATE && pcref__json_string(v) && pcref__time_parse(v->u.str.text, &ms) == 0)
@@ -415,18 +374,6 @@ static int read_col(dyn *d, pcref_opportunity *o, const dyn_col *c, const pcref_
 		break;
 	}
 	pcref__buf_dispose(&key);
-	return rc;
-}
-
-/* The account and contact detail fields from an expanded lookup. */
-static int read_related(pcref_opportunity *o, const pcref__json *rel, const char *const *cols, int first, int last)
-{
-	int rc = PCREF_OK;
-	if (!rel || rel->type != PCREF__JSON_OBJECT)
-		return PCREF_OK;
-	for (int f = first; f <= last && rc == PCREF_OK; f++)
-		if (cols[f - first])
-			rc = read_text(o, f, pcref__json_get(rel, cols[f - first]));
 	return rc;
 }
 
@@ -453,20 +400,12 @@ static int row_to_record(dyn *d, const dyn_table *t, const pcref__json *row, pcr
 	for (size_t i = 0; i < t->ncols; i++)
 		if ((rc = read_col(d, o, &t->cols[i], row)) < 0)
 			goto fail;
-	for (size_t i = 0; !t->lead && i < d->nextras; i++) {
-		const pcref__json *v = pcref__json_get(row, d->extras[i]);
-		pcref__json *copy;
-		if (!v || v->type == PCREF__JSON_NULL)
-			continue;
-		if (!(copy = pcref__json_dup(v)) || pcref__json_set(o->extra, d->extras[i], copy) < 0) {
-			rc = pcref__error_nomem();
-			goto fail;
-		}
-	}
+	if (!t->lead && (rc = pcref__crm_read_extras(o, row, d->extras, d->nextras)) < 0)
+		goto fail;
 	if (!t->lead &&
-	    (((d->account_nav && (rc = read_related(o, pcref__json_get(row, d->account_nav), d->account_cols,
+	    (((d->account_nav && (rc = pcref__crm_read_related(o, pcref__json_get(row, d->account_nav), d->account_cols,
 	                                            PCREF_FIELD_ACCOUNT_NAME, PCREF_FIELD_ACCOUNT_ADDRESS2)) < 0)) ||
-	     (d->contact_nav && (rc = read_related(o, pcref__json_get(row, d->contact_nav), d->contact_cols,
+	     (d->contact_nav && (rc = pcref__crm_read_related(o, pcref__json_get(row, d->contact_nav), d->contact_cols,
 	                                           PCREF_FIELD_CONTACT_FIRST_NAME, PCREF_FIELD_CONTACT_PHONE)) < 0)))
 		goto fail;
 	*out = o;
@@ -723,11 +662,6 @@ int pcref__dyn_bind(pcref__json *body, const char *nav, const char *set, const c
 	return rc;
 }
 
-pcref__json *pcref__dyn_text_node(const char *s)
-{
-	return s ? pcref__json_new_string(s, strlen(s)) : pcref__json_new(PCREF__JSON_NULL);
-}
-
 /* Write field c of `o` into `body` (an unset field clears the column when
  * `clear`, else is left out). */
 static int write_col(dyn *d, pcref__json *body, const dyn_col *c, const pcref_opportunity *o, int clear,
@@ -735,7 +669,7 @@ static int write_col(dyn *d, pcref__json *body, const dyn_col *c, const pcref_op
 {
 	const pcref_opportunity *src = o;
 	const char *text = pcref_opportunity_text(src, c->field);
-	const dyn_pair *p;
+	const pcref__crm_pair *p;
 	char date[PCREF__TIME_BUFSZ];
 	int rc;
 	if (c->kind == DYN_STATE && !clear)
@@ -750,7 +684,7 @@ static int write_col(dyn *d, pcref__json *body, const dyn_col *c, const pcref_op
 	switch (c->kind) {
 	case DYN_TEXT:
 	case DYN_FLEX:
-		return pcref__json_set(body, c->name, pcref__dyn_text_node(text));
+		return pcref__json_set(body, c->name, pcref__crm_text_node(text));
 	case DYN_NUMBER:
 		return pcref__json_set(body, c->name, pcref__json_new_number(pcref_opportunity_number(o, c->field)));
 	case DYN_DATE:
@@ -789,41 +723,6 @@ static const dyn_col *col_of(const dyn_table *t, int field)
 	return NULL;
 }
 
-/* the custom-mapped columns set in `o`, by their CRM names. */
-static int put_extras(dyn *d, const dyn_table *t, pcref__json *body, const pcref_opportunity *o)
-{
-	for (size_t i = 0; !t->lead && i < d->nextras; i++) {
-		const pcref__json *v = pcref__json_get(o->extra, d->extras[i]);
-		pcref__json *copy;
-		if (v && (!(copy = pcref__json_dup(v)) || pcref__json_set(body, d->extras[i], copy) < 0))
-			return pcref__error_nomem();
-	}
-	return PCREF_OK;
-}
-
-/* the mapping's required-field defaults for a new record. */
-static int add_defaults(dyn *d, pcref__json *body, const char *record)
-{
-	const pcref__json *defs = pcref__json_get(d->defaults, record);
-	for (size_t i = 0; defs && defs->type == PCREF__JSON_OBJECT && i < defs->u.obj.len; i++) {
-		pcref__json *v;
-		if (pcref__json_get(body, defs->u.obj.keys[i]))
-			continue;
-		if (!(v = pcref__json_dup(defs->u.obj.values[i])))
-			return pcref__error_nomem();
-		if (pcref__json_set(body, defs->u.obj.keys[i], v) < 0)
-			return pcref__error_nomem();
-	}
-	return PCREF_OK;
-}
-
-int pcref__dyn_body_text(const pcref__json *body, char **out)
-{
-	pcref__buf b = PCREF__BUF_INIT;
-	pcref__json_write(&b, body);
-	return pcref__buf_detach(&b, out, NULL);
-}
-
 /* Send a write now, or queue it when a batch is open and no answer is
  * wanted; a write that wants an answer first sends what is queued. */
 int pcref__dyn_write_row(dyn *d, const char *method, const dyn_table *t, const char *id, const pcref__json *body,
@@ -834,7 +733,7 @@ int pcref__dyn_write_row(dyn *d, const char *method, const dyn_table *t, const c
 	char *text = NULL, *u = NULL;
 	int rc;
 	pcref__dyn_set_path(&path, t ? t->set : d->solution_set, id);
-	if ((rc = pcref__dyn_body_text(body, &text)) < 0)
+	if ((rc = pcref__crm_body_text(body, &text)) < 0)
 		goto out;
 	if (d->in_batch && !out) {
 		rc = path.failed ? pcref__error_nomem() : pcref__dyn_queue(d, method, path.data, text, if_match, what, link);
@@ -870,26 +769,20 @@ static int create(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, c
 {
 	pcref__json *body;
 	const char *name = pcref_opportunity_text(o, PCREF_FIELD_NAME);
-	const char *state = pcref_opportunity_text(o, PCREF_FIELD_STATE);
 	char what[160];
 	int rc = PCREF_OK;
 	if (out)
 		*out = NULL;
-	if (!o)
-		return pcref__error(PCREF_EINVALID, "create needs a record");
-	if (!name)
-		return pcref__error(PCREF_EINVALID, t->lead ? "a lead needs a topic (name)" : "an opportunity needs a name");
-	if (state && strcmp(state, "open") != 0)
-		return pcref__error(PCREF_EINVALID, "a %s is created open (state '%s' asked for): create it, then close "
-		                    "it%s", t->noun, state, t->lead ? " in Dynamics 365" : " with close_opportunity");
+	if ((rc = pcref__crm_check_create(o, t->noun, t->lead, "Dynamics 365")) < 0)
+		return rc;
 	if (!(body = pcref__json_new(PCREF__JSON_OBJECT)))
 		return pcref__error_nomem();
 	for (size_t i = 0; i < t->ncols && rc == PCREF_OK; i++)
 		rc = write_col(d, body, &t->cols[i], o, 0, t->noun);
+	if (rc == PCREF_OK && !t->lead)
+		rc = pcref__crm_write_extras(body, o, d->extras, d->nextras);
 	if (rc == PCREF_OK)
-		rc = put_extras(d, t, body, o);
-	if (rc == PCREF_OK)
-		rc = add_defaults(d, body, t->lead ? "lead" : "opportunity");
+		rc = pcref__crm_add_defaults(d->doc, body, t->lead ? "lead" : "opportunity");
 	if (rc == PCREF_OK) {
 		snprintf(what, sizeof(what), "creating %s '%.100s'", t->noun, name);
 		rc = pcref__dyn_write_row(d, "POST", t, NULL, body, NULL, what, NULL, out);
@@ -910,18 +803,6 @@ static int dyn_create_lead(pcref_opportunity **out, const pcref_opportunity *lea
 	return create(d, out, lead, &d->lead);
 }
 
-/* The detail fields of a related row, which a PATCH answer cannot expand. */
-static int keep_related(pcref_opportunity *dst, const pcref_opportunity *src, int id_field, int first, int last)
-{
-	int rc = PCREF_OK;
-	if (!pcref_opportunity_has(dst, id_field) || !pcref_opportunity_field_equal(dst, src, id_field))
-		return PCREF_OK;
-	for (int f = first; f <= last && rc == PCREF_OK; f++)
-		if (pcref_opportunity_has(src, f))
-			rc = pcref_opportunity_set_text(dst, f, pcref_opportunity_text(src, f));
-	return rc;
-}
-
 static int update(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, const int *fields, size_t n,
                   const dyn_table *t)
 {
@@ -937,17 +818,8 @@ static int update(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, c
 	if (!pcref__dyn_is_guid(id))
 		return pcref__dyn_not_a_row(t->noun, id);
 	/* validate everything before sending anything */
-	for (size_t i = 0; i < n; i++) {
-		if (fields[i] == PCREF_FIELD_ID || fields[i] == PCREF_FIELD_VERSION ||
-		    fields[i] == PCREF_FIELD_MODIFIED_TIME || fields[i] == PCREF_FIELD_IS_LEAD)
-			return pcref__error(PCREF_EINVALID, "field '%s' is maintained by the CRM and cannot be written",
-			                    pcref_opportunity_field_name(fields[i]));
-		if (fields[i] == PCREF_FIELD_STATE && !t->lead)
-			return pcref__error(PCREF_EINVALID, "an opportunity is won or lost through close_opportunity "
-			                    "(WinOpportunity/LoseOpportunity), not by writing its state");
-		if (pcref_opportunity_field_kind(fields[i]) == 0)
-			return pcref__error(PCREF_EINVALID, "unknown field id %d in update", fields[i]);
-	}
+	if ((rc = pcref__crm_check_update_fields(fields, n, t->lead, "WinOpportunity/LoseOpportunity")) < 0)
+		return rc;
 	if (!(body = pcref__json_new(PCREF__JSON_OBJECT)))
 		return pcref__error_nomem();
 	for (size_t i = 0; i < n && rc == PCREF_OK; i++) {
@@ -955,17 +827,14 @@ static int update(dyn *d, pcref_opportunity **out, const pcref_opportunity *o, c
 		if (c) /* fields with no column here (account and contact details) stay as they are */
 			rc = write_col(d, body, c, o, 1, t->noun);
 	}
-	if (rc == PCREF_OK)
-		rc = put_extras(d, t, body, o);
+	if (rc == PCREF_OK && !t->lead)
+		rc = pcref__crm_write_extras(body, o, d->extras, d->nextras);
 	snprintf(what, sizeof(what), "updating %s %s", t->noun, id);
 	if (rc == PCREF_OK)
 		rc = pcref__dyn_write_row(d, "PATCH", t, id, body, version ? version : "*", what, NULL, out);
 	pcref__json_free(body);
 	if (rc == PCREF_OK && out && !t->lead &&
-	    ((rc = keep_related(*out, o, PCREF_FIELD_ACCOUNT_ID, PCREF_FIELD_ACCOUNT_NAME,
-	                        PCREF_FIELD_ACCOUNT_ADDRESS2)) < 0 ||
-	     (rc = keep_related(*out, o, PCREF_FIELD_CONTACT_ID, PCREF_FIELD_CONTACT_FIRST_NAME,
-	                        PCREF_FIELD_CONTACT_PHONE)) < 0 ||
+	    ((rc = pcref__crm_keep_related(*out, o)) < 0 ||
 	     (rc = fetch_solutions(d, out, 1)) < 0)) {
 		pcref_opportunity_free(*out);
 		*out = NULL;
@@ -989,15 +858,6 @@ static int dyn_update_lead(pcref_opportunity **out, const pcref_opportunity *lea
 
 /* ---- life cycle ---------------------------------------------------------------------------------- */
 
-static void free_pairs(dyn_pair *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		pcref__dealloc(p[i].key);
-		pcref__dealloc(p[i].id);
-	}
-	pcref__dealloc(p);
-}
-
 static void dyn_destroy(void *payload)
 {
 	dyn *d = payload;
@@ -1005,8 +865,8 @@ static void dyn_destroy(void *payload)
 		return;
 	pcref__dyn_queue_clear(d);
 	pcref__dealloc(d->ops);
-	free_pairs(d->currencies, d->ncurrencies);
-	free_pairs(d->users, d->nusers);
+	pcref__crm_pairs_clear(&d->currencies);
+	pcref__crm_pairs_clear(&d->users);
 	pcref__dealloc(d->opp.select);
 	pcref__dealloc(d->opp.expand);
 	pcref__dealloc(d->lead.select);
@@ -1021,7 +881,7 @@ static void dyn_destroy(void *payload)
 	pcref__dealloc(d->sol_name_col);
 	pcref__dealloc(d->sol_opp_nav);
 	pcref__dealloc(d->sol_opp_value);
-	pcref__json_free(d->defaults);
+	pcref__json_free(d->doc);
 	pcref__dealloc((void *)d->extras);
 	pcref_mapping_free(d->map);
 	pcref_connection_free(d->conn);
@@ -1165,29 +1025,10 @@ static int build_solution(dyn *d)
 	return rc;
 }
 
-static int copy_mapping(dyn *d, const pcref_mapping *mapping)
-{
-	char *json = NULL;
-	size_t len = 0;
-	pcref__json *doc = NULL;
-	int rc;
-	if (!mapping)
-		return pcref_mapping_new(&d->map, "dynamics");
-	if ((rc = pcref_mapping_to_json(mapping, &json, &len)) < 0)
-		return rc;
-	if ((rc = pcref_mapping_load(&d->map, json, len)) == 0 &&
-	    (rc = pcref__json_parse(&doc, json, len, "the mapping")) == 0) {
-		d->defaults = pcref__json_dup(pcref__json_get(doc, "required_defaults"));
-		pcref__json_free(doc);
-	}
-	pcref__dealloc(json);
-	return rc;
-}
-
 static int set_up(dyn *d, const pcref_mapping *mapping)
 {
 	int rc;
-	if ((rc = copy_mapping(d, mapping)) < 0)
+	if ((rc = pcref__crm_copy_mapping(mapping, "dynamics", &d->map, &d->doc)) < 0)
 		return rc;
 	d->account_set = pcref_mapping_entity(d->map, "account");
 	d->contact_set = pcref_mapping_entity(d->map, "contact");

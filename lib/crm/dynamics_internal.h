@@ -49,12 +49,6 @@ typedef struct dyn_table {
 	char *expand;       /* $expand value, NULL when nothing is expanded */
 } dyn_table;
 
-/* A cached pair: currency (ISO code, id) or user (email or NULL, id). */
-typedef struct dyn_pair {
-	char *key;
-	char *id;
-} dyn_pair;
-
 /* A write held back by an open batch. */
 typedef struct dyn_op {
 	char *method;
@@ -68,7 +62,7 @@ typedef struct dyn_op {
 typedef struct dyn {
 	pcref_connection *conn;
 	pcref_mapping *map;              /* our own copy */
-	pcref__json *defaults;           /* the mapping's required_defaults (opportunity, lead) */
+	pcref__json *doc;                /* the mapping document (required_defaults ...) */
 	dyn_table opp, lead;
 	char *lead_pk;
 	char *opp_pk;
@@ -82,10 +76,8 @@ typedef struct dyn {
 	const char *close_reason_col;    /* column of the OpportunityClose, or NULL */
 	const char **extras;             /* the mapping's custom columns, borrowed */
 	size_t nextras;
-	dyn_pair *currencies;
-	size_t ncurrencies, cap_currencies;
-	dyn_pair *users;
-	size_t nusers, cap_users;
+	pcref__crm_pairs currencies;    /* ISO code -> currency row id */
+	pcref__crm_pairs users;         /* email -> user row id */
 	int in_batch;
 	dyn_op *ops;
 	size_t nops, cap_ops;
@@ -113,10 +105,6 @@ int pcref__dyn_query_first(dyn *d, pcref__buf *url, const char *what, pcref__jso
 int pcref__dyn_solution_error(dyn *d, int rc);
 /* body["<nav>@odata.bind"] = "/<set>(<id>)", or null when id is NULL. */
 int pcref__dyn_bind(pcref__json *body, const char *nav, const char *set, const char *id);
-/* A JSON string, or null for NULL; NULL when out of memory. */
-pcref__json *pcref__dyn_text_node(const char *s);
-/* Serialise a request body. */
-int pcref__dyn_body_text(const pcref__json *body, char **out);
 /* Write a row of `t` (NULL: the solution set): sent now, or held back when a
  * batch is open and `out` is NULL (a write with `out` first sends what is
  * held back). `link` marks a held-back solution link. With `out`, the row

@@ -30,7 +30,7 @@ static int create_row(dyn *d, const char *set, const char *pk, const pcref__json
 	int rc;
 	pcref__dyn_set_path(&url, set, NULL);
 	pcref__dyn_add_param(&url, "$select", pk);
-	if ((rc = pcref__buf_detach(&url, &u, NULL)) < 0 || (rc = pcref__dyn_body_text(body, &text)) < 0)
+	if ((rc = pcref__buf_detach(&url, &u, NULL)) < 0 || (rc = pcref__crm_body_text(body, &text)) < 0)
 		goto out;
 	if ((rc = pcref__dyn_send(d, "POST", u, text, NULL, "return=representation", what, &row)) < 0)
 		goto out;
@@ -110,7 +110,7 @@ int pcref__dyn_ensure_account(pcref_opportunity *opp, const int *match, size_t n
 	for (int f = PCREF_FIELD_ACCOUNT_NAME; f <= PCREF_FIELD_ACCOUNT_ADDRESS2 && rc == PCREF_OK; f++) {
 		const char *col = d->account_cols[f - PCREF_FIELD_ACCOUNT_NAME];
 		if (col && pcref_opportunity_text(opp, f))
-			rc = pcref__json_set(body, col, pcref__dyn_text_node(pcref_opportunity_text(opp, f)));
+			rc = pcref__json_set(body, col, pcref__crm_text_node(pcref_opportunity_text(opp, f)));
 	}
 	snprintf(what, sizeof(what), "creating account '%.100s'", name);
 	if (rc == PCREF_OK)
@@ -162,7 +162,7 @@ int pcref__dyn_ensure_contact(pcref_opportunity *opp, void *payload)
 		return pcref__error_nomem();
 	for (int f = PCREF_FIELD_CONTACT_FIRST_NAME; f <= PCREF_FIELD_CONTACT_PHONE && rc == PCREF_OK; f++)
 		if (CONTACT_COL(d, f) && pcref_opportunity_text(opp, f))
-			rc = pcref__json_set(body, CONTACT_COL(d, f), pcref__dyn_text_node(pcref_opportunity_text(opp, f)));
+			rc = pcref__json_set(body, CONTACT_COL(d, f), pcref__crm_text_node(pcref_opportunity_text(opp, f)));
 	if (rc == PCREF_OK && account)
 		rc = pcref__dyn_bind(body, "parentcustomerid_account", d->account_set, account);
 	if (rc == PCREF_OK)
@@ -230,13 +230,13 @@ int pcref__dyn_add_solution(const char *id, const char *solution_id, const char 
 		if (!name || (have && strcmp(have, name) == 0))
 			goto out;
 		snprintf(what, sizeof(what), "renaming solution '%.60s' of opportunity %s", solution_id, id);
-		if ((rc = pcref__json_set(body, d->sol_name_col, pcref__dyn_text_node(name))) == PCREF_OK)
+		if ((rc = pcref__json_set(body, d->sol_name_col, pcref__crm_text_node(name))) == PCREF_OK)
 			rc = pcref__dyn_write_row(d, "PATCH", NULL, row_id, body, "*", what, NULL, NULL);
 		goto out;
 	}
 	snprintf(what, sizeof(what), "linking solution '%.60s' to opportunity %s", solution_id, id);
-	if ((rc = pcref__json_set(body, d->sol_id_col, pcref__dyn_text_node(solution_id))) == PCREF_OK &&
-	    (!name || (rc = pcref__json_set(body, d->sol_name_col, pcref__dyn_text_node(name))) == PCREF_OK) &&
+	if ((rc = pcref__json_set(body, d->sol_id_col, pcref__crm_text_node(solution_id))) == PCREF_OK &&
+	    (!name || (rc = pcref__json_set(body, d->sol_name_col, pcref__crm_text_node(name))) == PCREF_OK) &&
 	    (rc = pcref__dyn_bind(body, d->sol_opp_nav, d->opp.set, id)) == PCREF_OK)
 		rc = pcref__dyn_write_row(d, "POST", NULL, NULL, body, NULL, what, link.data, NULL);
 out:
@@ -300,10 +300,10 @@ int pcref__dyn_close(const char *id, int won, const char *reason, void *payload)
 	}
 	/* Status: a statuscode of the Won (3) or Lost (4 Canceled) state */
 	if ((rc = pcref__json_set(close, "subject",
-	                          pcref__dyn_text_node(won ? "Opportunity won" : "Opportunity lost"))) == 0 &&
+	                          pcref__crm_text_node(won ? "Opportunity won" : "Opportunity lost"))) == 0 &&
 	    (rc = pcref__dyn_bind(close, "opportunityid", d->opp.set, id)) == 0 &&
 	    (!reason || !d->close_reason_col ||
-	     (rc = pcref__json_set(close, d->close_reason_col, pcref__dyn_text_node(reason))) == 0) &&
+	     (rc = pcref__json_set(close, d->close_reason_col, pcref__crm_text_node(reason))) == 0) &&
 	    (rc = pcref__json_set(body, "Status", pcref__json_new_number(won ? 3 : 4))) == 0) {
 		rc = pcref__json_set(body, "OpportunityClose", close);
 		close = NULL;
@@ -311,7 +311,7 @@ int pcref__dyn_close(const char *id, int won, const char *reason, void *payload)
 	pcref__json_free(close);
 	snprintf(what, sizeof(what), "closing opportunity %s as %s", id, won ? "won" : "lost");
 	pcref__buf_printf(&path, DYN_API "%s", won ? "WinOpportunity" : "LoseOpportunity");
-	if (rc == PCREF_OK && (rc = pcref__dyn_body_text(body, &text)) == PCREF_OK &&
+	if (rc == PCREF_OK && (rc = pcref__crm_body_text(body, &text)) == PCREF_OK &&
 	    (rc = pcref__buf_detach(&path, &u, NULL)) == PCREF_OK)
 		rc = pcref__dyn_send(d, "POST", u, text, NULL, NULL, what, NULL);
 	pcref__json_free(body);

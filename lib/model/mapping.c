@@ -40,10 +40,18 @@ static const char dynamics_defaults[] =
 	"\"stages\":{\"on_hold\":\"On Hold\",\"active\":\"Qualify\",\"won\":\"Won\",\"lost\":\"Lost\"},"
 	"\"sync_cosell_only\":false}";
 
-/* Salesforce: standard fields per crm-apis.md B.11; the Microsoft package's
- * custom fields as B.12 lists them, with the documentation's typos corrected
- * to the usual __c form (their real API names are UNCONFIRMED; override them
- * here). Stage names are the org's own StageName values (R-42). */
+/* Salesforce: standard fields and objects per crm-apis.md B.11; the
+ * Microsoft package's custom fields as B.12 lists them, with the
+ * documentation's typos corrected to the usual __c form, and its solutions
+ * object (label "Microsoft Partner Center Solutions") with assumed field
+ * names. None of the package's API names is published (crm-apis.md C.2):
+ * they are UNCONFIRMED defaults, every one overridable in the mapping
+ * document. Stage names are the org's own StageName values (R-42); a new
+ * opportunity without a stage gets the active one (StageName is required,
+ * R-28), a lead without a company "[not provided]" (Company is required).
+ * api_version is the REST API version the backend calls; external_id the
+ * External ID field creates upsert on (B.3: the package's Referral
+ * Identifier is one, B.12), null for plain creates. */
 static const char salesforce_defaults[] =
 	"{\"backend\":\"salesforce\","
 	"\"columns\":{\"id\":\"Id\",\"name\":\"Name\",\"deal_value\":\"Amount\",\"currency\":\"CurrencyIsoCode\","
@@ -59,9 +67,14 @@ static const char salesforce_defaults[] =
 	"\"version\":\"LastModifiedDate\"},"
 	"\"entities\":{\"opportunity\":\"Opportunity\",\"account\":\"Account\",\"contact\":\"Contact\","
 	"\"lead\":\"Lead\",\"currency\":\"CurrencyType\",\"user\":\"User\","
-	"\"solution\":\"Microsoft_Partner_Center_Solution__c\"},"
+	"\"solution\":\"Microsoft_Partner_Center_Solution__c\",\"contact_role\":\"OpportunityContactRole\","
+	"\"team_member\":\"OpportunityTeamMember\"},"
+	"\"solution_columns\":{\"id\":\"Solution_Identifier__c\",\"name\":\"Name\",\"opportunity\":\"Opportunity__c\"},"
+	"\"api_version\":\"v60.0\",\"external_id\":\"Referral_Identifier__c\","
 	"\"stages\":{\"on_hold\":\"On Hold\",\"active\":\"Qualification\",\"won\":\"Closed Won\","
 	"\"lost\":\"Closed Lost\"},"
+	"\"required_defaults\":{\"opportunity\":{\"StageName\":\"Qualification\"},"
+	"\"lead\":{\"Company\":\"[not provided]\"}},"
 	"\"sync_cosell_only\":true}";
 
 static const char memory_defaults[] =
@@ -79,7 +92,9 @@ static const char common_defaults[] =
 	"\"partner_center\":[\"referral_id\",\"referral_link\",\"microsoft_crm_id\",\"visibility\",\"help\"],"
 	"\"crm\":[\"stage\",\"owner_email\",\"sync\",\"audit\"]}}";
 
-static const char *const roles[] = { "opportunity", "account", "contact", "lead", "currency", "user", "solution" };
+static const char *const roles[] = { "opportunity", "account", "contact", "lead", "currency", "user", "solution",
+	"contact_role", "team_member" };
+static const char *const solution_keys[] = { "id", "name", "opportunity" };
 static const char *const stage_keys[] = { "on_hold", "active", "won", "lost" };
 static const char *const option_keys[] = { "check_mark", "sync_cosell_only" };
 static const char *const records[] = { "opportunity", "lead" };
@@ -87,7 +102,8 @@ static const char *const directions[] = { "both", "to_crm", "to_pc" };
 static const char *const winners[] = { "newest", "partner_center", "crm" };
 static const char *const settings[] = {
 	"backend", "columns", "entities", "stages", "check_mark", "sync_cosell_only", "account_match",
-	"required_defaults", "extra", "conflicts",
+	"required_defaults", "extra", "conflicts", "api_version", "solution_columns",
+	"external_id",
 };
 
 static int index_of(const char *s, const char *const *list, size_t n)
@@ -158,6 +174,16 @@ static int check_strings(const pcref__json *obj, const char *path, const char *c
 	return PCREF_OK;
 }
 
+/* "v60.0": a 'v', digits, a dot, digits. */
+static int api_version_ok(const char *s)
+{
+	size_t n;
+	if (!s || s[0] != 'v' || !(n = strspn(s + 1, "0123456789")) || s[1 + n] != '.')
+		return 0;
+	s += 2 + n;
+	return (n = strspn(s, "0123456789")) > 0 && s[n] == '\0';
+}
+
 static int check_doc(const pcref__json *doc)
 {
 	const pcref__json *v;
@@ -173,6 +199,14 @@ static int check_doc(const pcref__json *doc)
 	if ((v = pcref__json_get(doc, "entities")) &&
 	    (rc = check_strings(v, "/entities", roles, PCREF__ARRAY_LEN(roles), 0, 0)) < 0)
 		return rc;
+	if ((v = pcref__json_get(doc, "solution_columns")) &&
+	    (rc = check_strings(v, "/solution_columns", solution_keys, PCREF__ARRAY_LEN(solution_keys), 0, 0)) < 0)
+		return rc;
+	if ((v = pcref__json_get(doc, "api_version")) && !api_version_ok(pcref__json_string(v)))
+		return bad("/api_version", "must be a Salesforce REST API version such as \"v60.0\"");
+	if ((v = pcref__json_get(doc, "external_id")) && v->type != PCREF__JSON_NULL &&
+	    !(v->type == PCREF__JSON_STRING && v->u.str.len))
+		return bad("/external_id", "must name the External ID field to upsert on, or be null");
 	if ((v = pcref__json_get(doc, "stages")) &&
 	    (rc = check_strings(v, "/stages", stage_keys, PCREF__ARRAY_LEN(stage_keys), 0, 0)) < 0)
 		return rc;

@@ -108,6 +108,9 @@ int pcref__http_url_check(const char *url, const char *what);
  * documented next link says http://). EPROTOCOL otherwise; *out to free. */
 int pcref__http_follow_link(pcref_connection *conn, const char *link, char **out);
 
+/* Milliseconds of a monotonic clock (for pauses and deadlines). */
+int64_t pcref__net_mono_ms(void);
+
 /* A random RFC 4122 version-4 GUID, lower case, in out[37]. */
 void pcref__guid(char out[37]);
 

@@ -72,7 +72,6 @@ struct pcref_connection {
 };
 
 /* ---- small utilities (connection.c) ---------------------------------------- */
-int64_t pcref__net_mono_ms(void);
 int64_t pcref__net_wall_ms(void);
 void pcref__net_sleep_ms(int64_t ms);
 /* Fill buf with random bytes (getrandom(); /dev/urandom as a fall-back). */

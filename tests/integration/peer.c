@@ -301,3 +301,22 @@ pcref_connection *peer_dataverse_connection(const peer *p)
 	o.retry_base_ms = 20;
 	return pcref_connection_new(&c, &o) == PCREF_OK ? c : NULL;
 }
+
+pcref_connection *peer_salesforce_connection(const peer *p, int32_t auth)
+{
+	pcref_connection_options o = PCREF_CONNECTION_OPTIONS_INIT;
+	pcref_connection *c = NULL;
+	char token_url[128];
+	snprintf(token_url, sizeof(token_url), "%s/services/oauth2/token", p->base);
+	o.base_url = p->base;
+	o.service_name = "Salesforce";
+	o.auth = auth;
+	o.token_url = token_url;
+	o.client_id = "pcref-demo-client";
+	if (auth == PCREF_AUTH_REFRESH_TOKEN)
+		o.refresh_token = "pcref-demo-refresh";
+	else
+		o.client_secret = "pcref-demo-secret";
+	o.retry_base_ms = 20;
+	return pcref_connection_new(&c, &o) == PCREF_OK ? c : NULL;
+}

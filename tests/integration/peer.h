@@ -65,5 +65,8 @@ size_t peer_log_count(const struct pcref__json *log, const char *method, const c
 pcref_connection *peer_partner_center_connection(const peer *p, const char *resource);
 /* A connection to the Dataverse emulator `p` (client credentials, v2 token). */
 pcref_connection *peer_dataverse_connection(const peer *p);
+/* A connection to the Salesforce emulator `p`: `auth` is
+ * PCREF_AUTH_CLIENT_CREDENTIALS or PCREF_AUTH_REFRESH_TOKEN. */
+pcref_connection *peer_salesforce_connection(const peer *p, int32_t auth);
 
 #endif

@@ -118,8 +118,9 @@ static void emulators_up(void)
 	int fd;
 	pcref_init();
 	ck_assert_msg(peer_start(&pc_emu, "partnercenter") == 0, "the Partner Center emulator did not start");
-	if (crm_is("dynamics"))
-		ck_assert_msg(peer_start(&crm_emu, "dataverse") == 0, "the Dataverse emulator did not start");
+	if (!crm_is("memory"))
+		ck_assert_msg(peer_start(&crm_emu, crm_is("dynamics") ? "dataverse" : crm_kind) == 0,
+		              "the %s emulator did not start", crm_kind);
 	snprintf(cert_host, sizeof(cert_host), "%.*s", (int)sizeof(cert_host) - 1, pc_emu.base + strlen("http://"));
 	ck_assert_int_eq(peer_control(pc_emu.base, "GET", "/_control/webhook/ca.pem", NULL, &pem), 200);
 	snprintf(ca_file, sizeof(ca_file), "/tmp/pcref-sync-ca-XXXXXX");
@@ -138,6 +139,14 @@ static void emulators_down(void)
 	pcref_shutdown();
 }
 
+/* A mapping document over this CRM's defaults: `{"backend":"<crm>", <settings>}`. */
+static const char *mapping_for(const char *settings)
+{
+	static char doc[512];
+	snprintf(doc, sizeof(doc), "{\"backend\":\"%s\",%s}", crm_kind, settings);
+	return doc;
+}
+
 /* A sync over fresh services, with `mapping_json` over the backend's defaults (or NULL). */
 static void setup_with(const char *mapping_json)
 {
@@ -153,6 +162,11 @@ static void setup_with(const char *mapping_json)
 		peer_post(crm_emu.base, "/_control/reset", NULL);
 		crm_conn = dataverse_connect();
 		OK(pcref_crm_dynamics_new(&crm, crm_conn, map));
+	} else if (crm_is("salesforce")) {
+		peer_post(crm_emu.base, "/_control/reset", NULL);
+		crm_conn = peer_salesforce_connection(&crm_emu, PCREF_AUTH_CLIENT_CREDENTIALS);
+		ck_assert_msg(crm_conn != NULL, "%s", pcref_error_last()->message);
+		OK(pcref_crm_salesforce_new(&crm, crm_conn, map));
 	} else {
 		OK(pcref_crm_memory_new(&crm, "{\"currencies\":[\"USD\",\"EUR\"],\"users\":[\"" SELLER "\"]}"));
 	}
@@ -303,8 +317,9 @@ static long crm_writes(void)
 	if (!crm_emu.pid)
 		return -1;
 	log = peer_log(crm_emu.base);
-	n = (long)(peer_log_count(log, "POST", "/api/") + peer_log_count(log, "PATCH", "/api/") +
-	           peer_log_count(log, "DELETE", "/api/"));
+	/* Dataverse under /api/data, Salesforce under /services/data */
+	n = (long)(peer_log_count(log, "POST", "/data/") + peer_log_count(log, "PATCH", "/data/") +
+	           peer_log_count(log, "DELETE", "/data/"));
 	pcref__json_free(log);
 	return n;
 }
@@ -582,8 +597,7 @@ START_TEST(test_R22_leads_only_when_cosell_only_is_off)
 	pcref__json *doc = NULL;
 	const char *id;
 	teardown();
-	setup_with(crm_is("dynamics") ? "{\"backend\":\"dynamics\",\"sync_cosell_only\":true}"
-	                              : "{\"backend\":\"memory\",\"sync_cosell_only\":true}");
+	setup_with(mapping_for("\"sync_cosell_only\":true"));
 	ck_assert_int_eq(peer_control(pc_emu.base, "POST", "/_control/generate",
 	                              "{\"count\":1,\"type\":\"Independent\",\"status\":\"New\",\"direction\":\"Incoming\"}",
 	                              &answer), 200);
@@ -595,8 +609,7 @@ START_TEST(test_R22_leads_only_when_cosell_only_is_off)
 	ck_assert_int_eq(pcref_crm_find_lead(&lead, crm, id), PCREF_ENOTFOUND);
 	/* the same referral, with leads wanted (and the referral's currency known) */
 	teardown();
-	setup_with(crm_is("dynamics") ? "{\"backend\":\"dynamics\",\"sync_cosell_only\":false}"
-	                              : "{\"backend\":\"memory\",\"sync_cosell_only\":false}");
+	setup_with(mapping_for("\"sync_cosell_only\":false"));
 	free(answer);
 	pcref__json_free(doc);
 	ck_assert_int_eq(peer_control(pc_emu.base, "POST", "/_control/generate",
@@ -684,8 +697,7 @@ START_TEST(test_R30_check_mark_off)
 	char *crm_id;
 	pcref_opportunity *o;
 	teardown();
-	setup_with(crm_is("dynamics") ? "{\"backend\":\"dynamics\",\"check_mark\":false}"
-	                              : "{\"backend\":\"memory\",\"check_mark\":false}");
+	setup_with(mapping_for("\"check_mark\":false"));
 	crm_id = crm_new_shared("Plain name", "US", NULL, 1);
 	poll_ok();
 	o = crm_get(crm_id);
@@ -701,19 +713,21 @@ START_TEST(test_R32_custom_field_mapping_followed)
 {
 	char *id, *crm_id;
 	pcref_opportunity *o;
+	const char *column = crm_is("salesforce") ? "Products__c" : "msft_microsoftpartnercentersolutions";
+	char settings[256];
 	teardown();
-	setup_with(crm_is("dynamics")
-	           ? "{\"backend\":\"dynamics\",\"extra\":[{\"referral\":\"/customerProfile/size\",\"crm\":\"msft_microsoftpartnercentersolutions\",\"direction\":\"to_crm\"}]}"
-	           : "{\"backend\":\"memory\",\"extra\":[{\"referral\":\"/customerProfile/size\",\"crm\":\"msft_microsoftpartnercentersolutions\",\"direction\":\"to_crm\"}]}");
+	snprintf(settings, sizeof(settings),
+	         "\"extra\":[{\"referral\":\"/customerProfile/size\",\"crm\":\"%s\",\"direction\":\"to_crm\"}]", column);
+	setup_with(mapping_for(settings));
 	id = shared_and_synced(&crm_id);
 	o = crm_get(crm_id);
-	ck_assert_ptr_nonnull(pcref_opportunity_extra_text(o, "msft_microsoftpartnercentersolutions"));
+	ck_assert_ptr_nonnull(pcref_opportunity_extra_text(o, column));
 	pcref_opportunity_free(o);
 	/* an update of the mapped referral field reaches the CRM column, once */
 	pc_patch(id, "[{\"op\":\"replace\",\"path\":\"/customerProfile/size\",\"value\":\"1000to9999employees\"}]");
 	poll_ok();
 	o = crm_get(crm_id);
-	ck_assert_str_eq(pcref_opportunity_extra_text(o, "msft_microsoftpartnercentersolutions"), "1000to9999employees");
+	ck_assert_str_eq(pcref_opportunity_extra_text(o, column), "1000to9999employees");
 	pcref_opportunity_free(o);
 	logs_clear();
 	poll_ok();

@@ -213,6 +213,19 @@ START_TEST(time_formats_round_trip)
 }
 END_TEST
 
+START_TEST(time_formats_http_dates)
+{
+	char text[PCREF__TIME_BUFSZ];
+	/* the date of the crm-apis.md B.4 example (10 Aug 2015 was a Monday), and a
+	 * leap day; milliseconds are dropped */
+	ck_assert_int_eq(pcref__time_format_http(1439164800000LL, text), 0);
+	ck_assert_str_eq(text, "Mon, 10 Aug 2015 00:00:00 GMT");
+	ck_assert_int_eq(pcref__time_format_http(1709164800999LL + 3723000, text), 0);
+	ck_assert_str_eq(text, "Thu, 29 Feb 2024 01:02:03 GMT");
+	ck_assert_int_eq(pcref__time_format_http(PCREF__TIME_NONE, text), PCREF_EINVALID);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core");
@@ -232,5 +245,6 @@ int main(void)
 	tcase_add_test(tc, time_parses_partner_center_forms);
 	tcase_add_test(tc, time_rejects_garbage);
 	tcase_add_test(tc, time_formats_round_trip);
+	tcase_add_test(tc, time_formats_http_dates);
 	return tu_run(s);
 }

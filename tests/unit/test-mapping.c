@@ -37,6 +37,9 @@ START_TEST(R41_R42_salesforce_defaults)
 	ck_assert_str_eq(pcref_mapping_column(m, PCREF_FIELD_ACCOUNT_COUNTRY), "BillingCountry");
 	ck_assert_str_eq(pcref_mapping_stage(m, PCREF_STAGE_WON), "Closed Won");
 	ck_assert_int_eq(pcref_mapping_option(m, PCREF_OPTION_SYNC_COSELL_ONLY), 1); /* Salesforce default Yes */
+	ck_assert_str_eq(pcref_mapping_entity(m, "team_member"), "OpportunityTeamMember");         /* */
+	ck_assert_str_eq(pcref_mapping_entity(m, "contact_role"), "OpportunityContactRole");
+	ck_assert_str_eq(pcref_mapping_required_default(m, "opportunity", "StageName"), "Qualification"); /* */
 	pcref_mapping_free(m);
 	tu_assert_error(pcref_mapping_new(&m, "sap"), PCREF_EINVALID, "'sap'");
 }
@@ -105,6 +108,10 @@ START_TEST(bad_documents_name_the_offending_value)
 		{ "{\"backend\":\"dynamics\",\"extra\":[{\"referral\":\"/a\",\"crm\":\"x\",\"direction\":\"up\"}]}", "/extra/0/direction" },
 		{ "{\"backend\":\"dynamics\",\"conflicts\":{\"default\":\"loudest\"}}", "/conflicts/default" },
 		{ "{\"backend\":\"dynamics\",\"conflicts\":{\"crm\":[\"bogus\"]}}", "/conflicts/crm/0" },
+		{ "{\"backend\":\"salesforce\",\"api_version\":\"60.0\"}", "/api_version" },
+		{ "{\"backend\":\"salesforce\",\"api_version\":\"v60.\"}", "/api_version" },
+		{ "{\"backend\":\"salesforce\",\"external_id\":\"\"}", "/external_id" },
+		{ "{\"backend\":\"salesforce\",\"solution_columns\":{\"opp\":\"X__c\"}}", "/solution_columns/opp" },
 		{ "[1]", "JSON object" },
 	};
 	pcref_mapping *m = NULL;

@@ -468,6 +468,7 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any], ...] = (
     ("pcref_crm_new", (POINTER(CRM), POINTER(CrmBackendStruct)), STATUS),
     ("pcref_crm_memory_new", (POINTER(CRM), u8), STATUS),
     ("pcref_crm_dynamics_new", (POINTER(CRM), C, M), STATUS),
+    ("pcref_crm_salesforce_new", (POINTER(CRM), C, M), STATUS),
     ("pcref_crm_free", (CRM,), None),
     ("pcref_crm_name", (CRM,), TEXT),
     ("pcref_crm_get_opportunity", (POINTER(O), CRM, u8), STATUS),

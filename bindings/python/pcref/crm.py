@@ -30,13 +30,13 @@ def _copy_lent(ptr: Any) -> Opportunity:
 
 class Crm(Handle):
     """A CRM the sync engine reads and writes opportunities through: a
-    built-in backend (``Crm.memory()``, ``Crm.dynamics()``) or one written
+    built-in backend (``Crm.memory()``, ``Crm.dynamics()``, ``Crm.salesforce()``) or one written
     in Python (``Crm.from_backend(MyBackend())``)."""
 
     _free_function_ = "pcref_crm_free"
 
     def __init__(self) -> None:
-        raise TypeError("use Crm.memory(), Crm.dynamics() or Crm.from_backend()")
+        raise TypeError("use Crm.memory(), Crm.dynamics(), Crm.salesforce() or Crm.from_backend()")
 
     @classmethod
     def memory(cls, currencies: Sequence[str] | None = None, users: Sequence[str] | None = None) -> Crm:
@@ -54,6 +54,13 @@ class Crm(Handle):
     def dynamics(cls, connection: Connection, mapping: Mapping | None = None) -> Crm:
         """Dynamics 365 Sales through the Dataverse Web API (see doc/dynamics.md)."""
         return cls._from_out(lambda out: lib.pcref_crm_dynamics_new(out, connection._h, mapping._h if mapping else None),
+                             parents=(connection,))
+
+    @classmethod
+    def salesforce(cls, connection: Connection, mapping: Mapping | None = None) -> Crm:
+        """A Salesforce org through the REST API (see doc/salesforce.md)."""
+        return cls._from_out(lambda out: lib.pcref_crm_salesforce_new(out, connection._h,
+                                                                      mapping._h if mapping else None),
                              parents=(connection,))
 
     @classmethod

@@ -125,6 +125,17 @@ class MemoryCrm(unittest.TestCase):
             self.assertIn("EUR", cm.exception.message)
 
 
+class SalesforceCrm(unittest.TestCase):
+    def test_opened_on_a_connection_with_a_salesforce_mapping_only(self) -> None:
+        conn = pcref.Connection("http://127.0.0.1:9", auth=pcref.AUTH_STATIC, token="t")
+        with pcref.Crm.salesforce(conn) as crm:
+            self.assertEqual(crm.name, "salesforce")
+        with self.assertRaises(pcref.Invalid) as cm:
+            pcref.Crm.salesforce(conn, pcref.Mapping("dynamics"))
+        self.assertIn("salesforce", cm.exception.message)
+        conn.close()
+
+
 class SqliteExample(unittest.TestCase):
     def test_a_record_survives_reopening_the_file(self) -> None:
         with tempfile.TemporaryDirectory() as d:
