@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """The libpcref demo: two-way co-sell sync between Partner Center and
-Dynamics 365, played against the local emulators (no credentials needed).
+Dynamics 365 (or Salesforce: --crm salesforce), played against the local
+emulators (no credentials needed).
 
 Run through ``scripts/demo`` (the README's first command), which installs
 what is missing and builds pcref-sync first; or directly::
 
     python3 scripts/demo.py --pcref-sync build/examples/pcref-sync
 
-It starts the Partner Center and Dataverse emulators in this process on free
+It starts the Partner Center and CRM emulators in this process on free
 loopback ports (tests/peers/sandbox.py), seeds them with realistic data,
 writes a pcref-sync configuration for them, and plays the people on both
 sides — Microsoft sharing a referral, the seller working in the CRM, the
@@ -40,13 +41,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "peers"))
 
-import dataverse  # noqa: E402
 import sandbox  # noqa: E402
 
-ON_HOLD, ACTIVE = "On Hold", "Qualify"      # the Dynamics 365 defaults of the mapping (doc/mapping.md)
-AUDIT = "msft_microsoftpartnercenterreferralsyncaudit"
-SYNC = "msft_microsoftpartnercenterreferralsync"
-LINK = "msft_microsoftpartnercenterreferrallink"
 WIDTH = 36
 
 
@@ -91,7 +87,7 @@ class Demo:
     def views(self, ref_id, opp_id):
         """What a person sees of the deal on each side: (referral, opportunity) dicts of text."""
         ref = self.sb.pc.referral(ref_id) if ref_id else None
-        opp = self.sb.crm.opportunity(opp_id) if opp_id else None
+        opp = self.sb.crm.view(opp_id) if opp_id else None
         pc, crm = {}, {}
         if ref:
             d = ref.get("details") or {}
@@ -101,14 +97,12 @@ class Demo:
                   "close date": (d.get("closingDateTime") or "-")[:10],
                   "linkage": f"externalReferenceId {short(ref.get('externalReferenceId'))}"}
         if opp:
-            state = {0: "open", 1: "won", 2: "lost"}.get(opp.get("statecode"), "?")
-            crm = {"name": opp.get("name") or "-",
-                   "status": f"{opp.get('stepname') or '-'} ({state})",
-                   "deal value": money(opp.get("estimatedvalue"), self.sb.crm.currency_code(opp)),
-                   "close date": opp.get("estimatedclosedate") or "-",
-                   "linkage": f"Sync={'Yes' if opp.get(SYNC) else 'No'}, referral "
-                              f"{short(opp.get(dataverse.REFERRAL_ID))}"}
-        return {"pc": pc, "crm": crm, "audit": (opp or {}).get(AUDIT) or ""}
+            crm = {"name": opp["name"] or "-",
+                   "status": f"{opp['stage'] or '-'} ({opp['state']})",
+                   "deal value": money(opp["deal_value"], opp["currency"]),
+                   "close date": opp["close_date"] or "-",
+                   "linkage": f"Sync={'Yes' if opp['sync'] else 'No'}, referral {short(opp['referral_id'])}"}
+        return {"pc": pc, "crm": crm, "audit": (opp or {}).get("audit") or ""}
 
     def show(self, before, after):
         """Both sides, a row per field; a changed value shows as before → after."""
@@ -150,19 +144,16 @@ class Demo:
     def seed(self):
         self.heading("Seeding both sides", [
             f"Partner Center emulator   {self.sb.pc_base}",
-            f"Dynamics 365 emulator     {self.sb.dv_base}",
+            f"{self.sb.crm.name + ' emulator':<26}{self.sb.crm_base}",
             f"pcref-sync configuration  {self.sb.config}",
             "Partner Center gets 12 co-sell referrals in every state; the CRM gets 8 opportunities of its own",
             "(not shared with Microsoft) and the currencies and sales team the referrals need (R-29)."])
         self.sb.pc.generate(12, type="Shared", seed=2024)
-        sandbox.control(self.sb.dv_base, "POST", "/_control/generate", {"set": "accounts", "count": 4, "seed": 7})
-        sandbox.control(self.sb.dv_base, "POST", "/_control/generate", {
-            "set": "opportunities", "count": 8, "seed": 7,
-            "overrides": {SYNC: False, dataverse.REFERRAL_ID: None, LINK: None}})
+        self.sb.crm.seed_own_opportunities(8, seed=7)
         print()
         print("  The first run compares everything (a backfill): referrals become opportunities, except those")
         print("  already won or lost in Partner Center before they were ever synced (R-25).")
-        self.pcref_sync("backfill", check_codes=(0, 1))
+        self.pcref_sync("backfill")
         self.pcref_sync("status")
 
     def share(self):
@@ -176,21 +167,24 @@ class Demo:
                 "country": "US"}})
         before = self.views(ref["id"], None)
         self.pcref_sync("once")
-        opp = self.sb.crm.opportunity_for(ref["id"])
-        after = self.views(ref["id"], opp and opp["opportunityid"])
+        crm = self.sb.crm
+        opp_id = crm.id_of(crm.opportunity_for(ref["id"]))
+        after = self.views(ref["id"], opp_id)
         self.show(before, after)
-        self.expect(opp is not None, "exactly one opportunity carries the referral's id (R-02)")
-        if opp:
-            self.expect(opp.get("stepname") == ON_HOLD, f"it is in the on-hold stage \"{ON_HOLD}\" (R-21)")
-            self.expect(bool(opp.get(SYNC)) and bool(opp.get(LINK)), "Sync = Yes and the referral link is set "
-                                                                     "(R-01, R-03)")
-        return ref["id"], opp and opp["opportunityid"]
+        self.expect(opp_id is not None, "exactly one opportunity carries the referral's id (R-02)")
+        if opp_id:
+            view = crm.view(opp_id)
+            self.expect(view["stage"] == crm.on_hold_stage, f"it is in the on-hold stage \"{crm.on_hold_stage}\" "
+                                                             "(R-21)")
+            self.expect(view["sync"] and bool(view["link"]), "Sync = Yes and the referral link is set (R-01, R-03)")
+        return ref["id"], opp_id
 
     def accept(self, ref_id, opp_id):
         self.heading("(b) The seller accepts it in the CRM", [
-            f"The seller moves the opportunity from \"{ON_HOLD}\" to the active stage \"{ACTIVE}\". pcref-sync",
+            f"The seller moves the opportunity from \"{self.sb.crm.on_hold_stage}\" to the active stage "
+            f"\"{self.sb.crm.active_stage}\". pcref-sync",
             "accepts the referral in Partner Center (R-21); from now on changes flow both ways."])
-        self.act_and_sync(ref_id, opp_id, lambda: self.sb.crm.update("opportunities", opp_id, {"stepname": ACTIVE}))
+        self.act_and_sync(ref_id, opp_id, lambda: self.sb.crm.set_stage(opp_id, self.sb.crm.active_stage))
         self.expect_referral_status(ref_id, "Active", "Accepted")
 
     def create_in_crm(self):
@@ -200,29 +194,17 @@ class Demo:
             "and sets Sync with Partner Center = Yes. pcref-sync creates the referral and writes its id and",
             "link back (R-10)."])
         crm = self.sb.crm
-        account = crm.create("accounts", {"name": "Wingtip Toys AB", "address1_line1": "Kungsgatan 12",
-                                          "address1_city": "Stockholm", "address1_postalcode": "111 52",
-                                          "address1_country": "SE"})
-        contact = crm.create("contacts", {"firstname": "Ingrid", "lastname": "Johansson",
-                                          "emailaddress1": "ingrid.johansson@wingtiptoys.example",
-                                          "telephone1": "+46 8 555 0100",
-                                          "parentcustomerid_account@odata.bind": f"/accounts({account})"})
-        close = (datetime.date.today() + datetime.timedelta(days=90)).isoformat()
-        opp = crm.create("opportunities", {
-            "name": "Wingtip Toys - Copilot rollout", "estimatedvalue": 1200000, "estimatedclosedate": close,
-            "description": "Copilot for 800 seats, with our adoption services.", "stepname": ACTIVE,
-            "transactioncurrencyid@odata.bind": f"/transactioncurrencies({dataverse.CURRENCY_IDS['SEK']})",
-            "parentaccountid@odata.bind": f"/accounts({account})",
-            "customerid_account@odata.bind": f"/accounts({account})",
-            "parentcontactid@odata.bind": f"/contacts({contact})",
-            "msft_microsoftpartnercenterhelp": "GeneralOrOther", SYNC: True})
-        crm.create("msft_mpcsolutions", {"msft_name": "Contoso Field Service Accelerator",
-                                         "msft_solutionid": "SOL-34104-EBB",
-                                         "msft_opportunityid@odata.bind": f"/opportunities({opp})"})
+        opp = crm.create_shared_opportunity({
+            "account": "Wingtip Toys AB", "street": "Kungsgatan 12", "city": "Stockholm", "postal_code": "111 52",
+            "country": "SE", "contact": ("Ingrid", "Johansson", "ingrid.johansson@wingtiptoys.example"),
+            "name": "Wingtip Toys - Copilot rollout", "value": 1200000, "currency": "SEK",
+            "close_date": (datetime.date.today() + datetime.timedelta(days=90)).isoformat(),
+            "notes": "Copilot for 800 seats, with our adoption services.",
+            "solution": ("SOL-34104-EBB", "Contoso Field Service Accelerator")})
         before = self.views(None, opp)
         self.pcref_sync("once")
-        row = crm.opportunity(opp)
-        ref_id = row.get(dataverse.REFERRAL_ID)
+        row = crm.view(opp)
+        ref_id = row["referral_id"]
         after = self.views(ref_id, opp)
         self.show(before, after)
         ref = self.sb.pc.referral(ref_id) if ref_id else None
@@ -230,7 +212,7 @@ class Demo:
         if ref:
             self.expect(ref.get("externalReferenceId") == opp, "the referral names the opportunity "
                                                                "(externalReferenceId)")
-            self.expect(bool(row.get(LINK)), "the opportunity has the referral link (R-03)")
+            self.expect(bool(row["link"]), "the opportunity has the referral link (R-03)")
         return ref_id, opp
 
     def deal_value(self, ref_id, opp_id):
@@ -248,7 +230,7 @@ class Demo:
         self.sb.pc.patch(ref_id, [{"op": "replace", "path": "/details/dealValue", "value": 310000}])
         latency = None
         while time.monotonic() - started < 10:
-            if (self.sb.crm.opportunity(opp_id) or {}).get("estimatedvalue") == 310000:
+            if self.sb.crm.view(opp_id)["deal_value"] == 310000:
                 latency = (time.monotonic() - started) * 1000
                 break
             time.sleep(0.005)
@@ -274,7 +256,7 @@ class Demo:
 
         print("  Now the seller raises it again in the CRM; the next pass pushes it to Partner Center (R-13).")
         self.act_and_sync(ref_id, opp_id,
-                          lambda: self.sb.crm.update("opportunities", opp_id, {"estimatedvalue": 340000}))
+                          lambda: self.sb.crm.set_deal_value(opp_id, 340000))
         ref = self.sb.pc.referral(ref_id)
         self.expect((ref.get("details") or {}).get("dealValue") == 340000,
                     "Partner Center has the CRM's deal value 340,000")
@@ -326,20 +308,17 @@ def main(argv=None):
                         help="the pcref-sync program (default: build/examples/pcref-sync)")
     parser.add_argument("--workdir", help="where the configuration and the state store go (default: a "
                                           "temporary directory, removed at the end)")
-    parser.add_argument("--crm", default="dynamics", choices=("dynamics", "salesforce"),
-                        help="the CRM to sync with (default: dynamics)")
+    parser.add_argument("--crm", default="dynamics", choices=sorted(sandbox.CRMS),
+                        help="the CRM to sync with, played by its emulator (default: dynamics)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (with --workdir)")
     args = parser.parse_args(argv)
 
     if not os.access(args.pcref_sync, os.X_OK):
         parser.exit(2, f"demo: {args.pcref_sync} is not there: build it first (meson compile -C build "
                        f"pcref-sync), or run ./scripts/demo\n")
-    if args.crm != "dynamics":
-        version = subprocess.run([args.pcref_sync, "--version"], capture_output=True, text=True).stdout
-        if args.crm not in version:
-            parser.exit(2, f"demo: this pcref-sync has no {args.crm} backend yet ({version.strip()})\n")
-        if not os.path.exists(os.path.join(ROOT, "tests", "peers", f"{args.crm}.py")):
-            parser.exit(2, f"demo: there is no {args.crm} emulator in tests/peers/ yet\n")
+    version = subprocess.run([args.pcref_sync, "--version"], capture_output=True, text=True).stdout
+    if args.crm not in version:
+        parser.exit(2, f"demo: this pcref-sync has no {args.crm} backend ({version.strip()})\n")
 
     # SIGTERM (a CI timeout, the wrapper's trap) unwinds like Ctrl-C: the
     # emulators and pcref-sync children are stopped in the `finally` below.
@@ -352,7 +331,7 @@ def main(argv=None):
         parser.exit(2, f"demo: {exc}\n")
     demo = Demo(sb, color)
     try:
-        print(demo.bold("libpcref demo: Partner Center ⇄ Dynamics 365 co-sell sync, against local emulators"))
+        print(demo.bold(f"libpcref demo: Partner Center ⇄ {sb.crm.name} co-sell sync, against local emulators"))
         demo.seed()
         ref_a, opp_a = demo.share()
         if opp_a:

@@ -192,19 +192,11 @@ static int make_crm(app *a)
 		}
 		return PS_EXIT_OK;
 	}
-#ifndef PCREF_SYNC_HAVE_SALESFORCE
-	if (strcmp(a->cfg.backend, "salesforce") == 0)
-		return app_config_error("/crm/backend: the salesforce backend is not built into this libpcref "
-		                        "(pcref_crm_salesforce_new is missing): use \"dynamics\" or \"memory\", or "
-		                        "rebuild pcref-sync against a libpcref that has it");
-#endif
 	if ((code = make_connection(&a->crm_conn, &sec->conn)) != PS_EXIT_OK)
 		return code;
-#ifdef PCREF_SYNC_HAVE_SALESFORCE
 	if (strcmp(a->cfg.backend, "salesforce") == 0)
 		rc = pcref_crm_salesforce_new(&a->crm, a->crm_conn, a->mapping);
 	else
-#endif
 		rc = pcref_crm_dynamics_new(&a->crm, a->crm_conn, a->mapping);
 	if (rc < 0)
 		return rc == PCREF_EINVALID ? app_config_error(pcref_error_last()->message)

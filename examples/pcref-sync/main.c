@@ -49,14 +49,8 @@ static void usage(FILE *out)
 
 static void version(void)
 {
-	printf("pcref-sync %s (libpcref %s; CRM backends: dynamics, memory%s)\n", PCREF_VERSION_STRING,
-	       pcref_version_string(),
-#ifdef PCREF_SYNC_HAVE_SALESFORCE
-	       ", salesforce"
-#else
-	       ""
-#endif
-	);
+	printf("pcref-sync %s (libpcref %s; CRM backends: dynamics, salesforce, memory)\n", PCREF_VERSION_STRING,
+	       pcref_version_string());
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

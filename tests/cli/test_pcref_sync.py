@@ -48,10 +48,6 @@ def run(args, env=None, cwd=None, timeout=60):
                           errors="replace", env=full_env, cwd=cwd, timeout=timeout)
 
 
-def salesforce_built_in():
-    return "salesforce" in run(["--version"]).stdout
-
-
 class CommandLine(unittest.TestCase):
     """Usage, configuration errors and their exit codes: no service involved."""
 
@@ -131,15 +127,6 @@ class CommandLine(unittest.TestCase):
     def test_crm_override_needs_its_section(self):
         self.assertFails(run(["-c", self.config(VALID), "--crm", "salesforce", "once"], env=TEST_ENV), EXIT_CONFIG,
                          "/crm/salesforce: missing")
-
-    def test_salesforce_when_not_built_in(self):
-        if salesforce_built_in():
-            self.skipTest("this pcref-sync has the Salesforce backend")
-        doc = json.loads(json.dumps(VALID))
-        doc["crm"]["salesforce"] = {"url": "http://127.0.0.1:9", "client_id": "app",
-                                    "client_secret_env": "PCREF_TEST_SECRET"}
-        self.assertFails(run(["-c", self.config(doc), "--crm", "salesforce", "once"], env=TEST_ENV), EXIT_CONFIG,
-                         "the salesforce backend is not built into this libpcref")
 
     def test_secret_from_a_missing_environment_variable(self):
         proc = run(["-c", self.config(VALID), "once"], env={"PCREF_TEST_PASSWORD": "p"})
@@ -344,7 +331,7 @@ class AgainstEmulators(unittest.TestCase):
     def test_one_failed_item_exits_1_and_is_listed_by_status(self):
         ids = self.generate(2)
         # Dynamics 365 refuses every opportunity create (a validation error)
-        sandbox.control(self.sb.dv_base, "POST", "/_control/faults",
+        sandbox.control(self.sb.crm_base, "POST", "/_control/faults",
                         {"method": "POST", "path": "/opportunities$", "status": 400, "count": -1})
         proc = self.sb.sync("once", check=False)
         self.assertEqual(proc.returncode, EXIT_ITEMS_FAILED, proc.stdout + proc.stderr)
@@ -354,6 +341,26 @@ class AgainstEmulators(unittest.TestCase):
         self.assertIn("last error:", status)
         self.assertTrue(any(ref_id in status for ref_id in ids), status)
         self.assertEqual([o for o in self.sb.crm.opportunities() if o.get(dataverse.REFERRAL_ID) in ids], [])
+
+
+class SalesforceBackend(unittest.TestCase):
+    """--crm salesforce: the same configuration file, another CRM section."""
+
+    def test_crm_option_switches_to_salesforce(self):
+        with sandbox.Sandbox(None, PCREF_SYNC, crm="salesforce", webhook=False) as sb:
+            config = sb.write_config()
+            # the file's default CRM is a Dynamics 365 nobody can reach; --crm picks Salesforce
+            config["crm"]["dynamics"] = dict(VALID["crm"]["dynamics"])
+            config["crm"]["backend"] = "dynamics"
+            sb.write_config(crm=config["crm"])
+            ids = sb.pc.generate(2, type="Shared", status="Active", substatus="Accepted", seed=2)
+            proc = sb.sync("--crm", "salesforce", "once", check=False)
+            self.assertEqual(proc.returncode, EXIT_OK, proc.stdout + proc.stderr)
+            for ref_id in ids:
+                opps = sb.crm.opportunities_for(ref_id)
+                self.assertEqual(len(opps), 1, f"Salesforce opportunities for {ref_id}")
+                self.assertEqual(opps[0]["StageName"], sb.crm.active_stage)
+                self.assertEqual(opps[0]["Amount"], sb.pc.referral(ref_id)["details"]["dealValue"])
 
 
 if __name__ == "__main__":

@@ -49,6 +49,11 @@ AUD_WEBHOOKS = partnercenter.AUD_PARTNER_CENTER
 # (pcref-sync reads secrets from the environment; it never prints them).
 SECRET_ENV = {"PCREF_SANDBOX_CLIENT_SECRET": CLIENT_SECRET, "PCREF_SANDBOX_PASSWORD": PC_PASSWORD}
 
+# The connector's columns on a Dynamics 365 opportunity (R-01, R-03, R-08).
+SYNC_COLUMN = "msft_microsoftpartnercenterreferralsync"
+LINK_COLUMN = "msft_microsoftpartnercenterreferrallink"
+AUDIT_COLUMN = "msft_microsoftpartnercenterreferralsyncaudit"
+
 # What the generated referrals use (tests/peers/partnercenter.py): every
 # currency must exist in the CRM and every sales-team member be a CRM user
 # (R-29), so that the sandbox's referrals are all syncable.
@@ -123,16 +128,53 @@ class PartnerCenterClient:
         return control(self.base, "POST", "/_control/generate", dict(options, count=count))["ids"]
 
 
-class DataverseClient:
-    """The CRM side (Dynamics 365): the Web API as the seller would change
-    records (through the app's form, which writes the same columns)."""
+class CrmClient:
+    """What the scenarios need of a CRM, whichever it is: the seller's
+    actions through the CRM's own API, and a CRM-neutral view of an
+    opportunity.  Subclasses: DataverseClient, SalesforceClient."""
 
-    name = "Dynamics 365"
+    name = "CRM"
+    backend = None
+    on_hold_stage = active_stage = won_stage = None   # the mapping's defaults (doc/mapping.md)
+    opportunity_set = id_field = referral_field = None
 
     def __init__(self, base):
         self.base = base
-        self.api = f"{base}/api/data/v9.2"
         self._token = None
+
+    def rows(self, collection):
+        return control(self.base, "GET", f"/_control/rows/{collection}")
+
+    def row(self, collection, row_id):
+        return control(self.base, "GET", f"/_control/rows/{collection}/{row_id}")
+
+    def opportunities(self):
+        return self.rows(self.opportunity_set)
+
+    def opportunity(self, opp_id):
+        return self.row(self.opportunity_set, opp_id)
+
+    def opportunities_for(self, referral_id):
+        return [o for o in self.opportunities() if o.get(self.referral_field) == referral_id]
+
+    def opportunity_for(self, referral_id):
+        found = self.opportunities_for(referral_id)
+        return found[0] if len(found) == 1 else None
+
+    def id_of(self, opp):
+        return opp[self.id_field] if opp else None
+
+
+class DataverseClient(CrmClient):
+    """Dynamics 365: the Web API, as the seller's changes in the app reach it."""
+
+    name, backend = "Dynamics 365", "dynamics"
+    on_hold_stage, active_stage, won_stage = "On Hold", "Qualify", "Won"
+    opportunity_set, id_field, referral_field = "opportunities", "opportunityid", dataverse.REFERRAL_ID
+
+    def __init__(self, base):
+        super().__init__(base)
+        self.api = f"{base}/api/data/v9.2"
 
     def token(self):
         if self._token is None:
@@ -141,33 +183,44 @@ class DataverseClient:
                 "scope": f"{self.base}/.default"})
         return self._token
 
-    def rows(self, set_name):
-        return control(self.base, "GET", f"/_control/rows/{set_name}")
+    def connection(self):
+        """The pcref-sync configuration section of this CRM."""
+        return {"url": self.base, "token_url": f"{self.base}/contoso.onmicrosoft.com/oauth2/v2.0/token",
+                "client_id": CLIENT_ID, "client_secret_env": "PCREF_SANDBOX_CLIENT_SECRET"}
 
-    def row(self, set_name, row_id):
-        return control(self.base, "GET", f"/_control/rows/{set_name}/{row_id}")
+    def seed_prerequisites(self):
+        """The currencies and the sales team the generated referrals use (R-29)."""
+        control(self.base, "POST", "/_control/seed", {
+            "transactioncurrencies": [
+                {"isocurrencycode": iso, "currencyname": name, "currencysymbol": symbol, "currencyprecision": 2,
+                 "exchangerate": rate} for iso, name, symbol, rate in EXTRA_CURRENCIES],
+            "systemusers": [{"firstname": first, "lastname": last, "internalemailaddress": email,
+                             "domainname": email} for first, last, email in _sales_team()]})
 
-    def opportunities(self):
-        return self.rows("opportunities")
+    def seed_own_opportunities(self, count, seed):
+        """Opportunities of the CRM's own, not shared with Partner Center."""
+        control(self.base, "POST", "/_control/generate", {"set": "accounts", "count": 4, "seed": seed})
+        control(self.base, "POST", "/_control/generate", {
+            "set": "opportunities", "count": count, "seed": seed,
+            "overrides": {SYNC_COLUMN: False, dataverse.REFERRAL_ID: None, LINK_COLUMN: None}})
 
-    def count(self, set_name):
+    def count(self, set_name="opportunities"):
         """How many rows (through the Web API's $count: cheap to ask often)."""
         _, _, n = _call("GET", f"{self.api}/{set_name}/$count", self.token())
         return int(n)
 
-    def opportunity(self, opp_id):
-        return self.row("opportunities", opp_id)
-
-    def opportunities_for(self, referral_id):
-        return [o for o in self.opportunities() if o.get(dataverse.REFERRAL_ID) == referral_id]
-
-    def opportunity_for(self, referral_id):
-        found = self.opportunities_for(referral_id)
-        return found[0] if len(found) == 1 else None
-
     def currency_code(self, opp):
         cid = opp.get("_transactioncurrencyid_value")
         return self.row("transactioncurrencies", cid)["isocurrencycode"] if cid else None
+
+    def view(self, opp_id):
+        opp = self.opportunity(opp_id)
+        return {"name": opp["name"], "stage": opp["stepname"],
+                "state": {0: "open", 1: "won", 2: "lost"}.get(opp["statecode"], "?"),
+                "deal_value": opp["estimatedvalue"], "currency": self.currency_code(opp),
+                "close_date": opp["estimatedclosedate"], "sync": bool(opp[SYNC_COLUMN]),
+                "referral_id": opp[dataverse.REFERRAL_ID], "link": opp[LINK_COLUMN],
+                "audit": opp[AUDIT_COLUMN] or ""}
 
     def create(self, set_name, body):
         _, headers, _ = _call("POST", f"{self.api}/{set_name}", self.token(), body)
@@ -178,10 +231,127 @@ class DataverseClient:
         _call("PATCH", f"{self.api}/{set_name}({row_id})", self.token(), body,
               headers={"If-Match": "*"})
 
+    def set_stage(self, opp_id, stage):
+        self.update("opportunities", opp_id, {"stepname": stage})
+
+    def set_deal_value(self, opp_id, value):
+        self.update("opportunities", opp_id, {"estimatedvalue": value})
+
     def win(self, opp_id, subject="Won"):
         _call("POST", f"{self.api}/WinOpportunity", self.token(),
               {"Status": 3, "OpportunityClose": {"subject": subject,
                                                   "opportunityid@odata.bind": f"/opportunities({opp_id})"}})
+
+    def create_shared_opportunity(self, deal):
+        """The seller's new opportunity with Sync = Yes: account, contact,
+        the opportunity (help requested) and a co-sell solution (R-04, R-07, R-11)."""
+        account = self.create("accounts", {
+            "name": deal["account"], "address1_line1": deal["street"], "address1_city": deal["city"],
+            "address1_postalcode": deal["postal_code"], "address1_country": deal["country"]})
+        contact = self.create("contacts", {
+            "firstname": deal["contact"][0], "lastname": deal["contact"][1], "emailaddress1": deal["contact"][2],
+            "parentcustomerid_account@odata.bind": f"/accounts({account})"})
+        currency = next(r["transactioncurrencyid"] for r in self.rows("transactioncurrencies")
+                        if r["isocurrencycode"] == deal["currency"])
+        opp = self.create("opportunities", {
+            "name": deal["name"], "estimatedvalue": deal["value"], "estimatedclosedate": deal["close_date"],
+            "description": deal["notes"], "stepname": self.active_stage,
+            "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency})",
+            "parentaccountid@odata.bind": f"/accounts({account})",
+            "customerid_account@odata.bind": f"/accounts({account})",
+            "parentcontactid@odata.bind": f"/contacts({contact})",
+            "msft_microsoftpartnercenterhelp": "GeneralOrOther", SYNC_COLUMN: True})
+        self.create("msft_mpcsolutions", {"msft_name": deal["solution"][1], "msft_solutionid": deal["solution"][0],
+                                          "msft_opportunityid@odata.bind": f"/opportunities({opp})"})
+        return opp
+
+
+class SalesforceClient(CrmClient):
+    """Salesforce: the REST API, as the seller's changes in Lightning reach it."""
+
+    name, backend = "Salesforce", "salesforce"
+    on_hold_stage, active_stage, won_stage = "On Hold", "Qualification", "Closed Won"
+    opportunity_set, id_field, referral_field = "Opportunity", "Id", "Referral_Identifier__c"
+    API = "/services/data/v62.0"
+
+    def token(self):
+        if self._token is None:
+            self._token = _fetch_token(f"{self.base}/services/oauth2/token", {
+                "grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+        return self._token
+
+    def connection(self):
+        return {"url": self.base, "token_url": f"{self.base}/services/oauth2/token", "client_id": CLIENT_ID,
+                "client_secret_env": "PCREF_SANDBOX_CLIENT_SECRET"}
+
+    def seed_prerequisites(self):
+        control(self.base, "POST", "/_control/seed", {
+            "CurrencyType": [{"IsoCode": iso, "ConversionRate": rate, "DecimalPlaces": 2, "IsActive": True,
+                              "IsCorporate": False} for iso, _, _, rate in EXTRA_CURRENCIES],
+            "User": [{"FirstName": first, "LastName": last, "Email": email, "Username": email, "IsActive": True}
+                     for first, last, email in _sales_team()]})
+
+    def seed_own_opportunities(self, count, seed):
+        control(self.base, "POST", "/_control/generate", {"object": "Account", "count": 4, "seed": seed})
+        control(self.base, "POST", "/_control/generate", {
+            "object": "Opportunity", "count": count, "seed": seed,
+            "overrides": {"Sync_with_Partner_Center__c": False, "Referral_Identifier__c": None,
+                          "Referral_Link__c": None}})
+
+    def view(self, opp_id):
+        opp = self.opportunity(opp_id)
+        return {"name": opp["Name"], "stage": opp["StageName"],
+                "state": "won" if opp.get("IsWon") else "lost" if opp.get("IsClosed") else "open",
+                "deal_value": opp["Amount"], "currency": opp.get("CurrencyIsoCode"), "close_date": opp["CloseDate"],
+                "sync": bool(opp.get("Sync_with_Partner_Center__c")), "referral_id": opp.get("Referral_Identifier__c"),
+                "link": opp.get("Referral_Link__c"), "audit": opp.get("Audit__c") or ""}
+
+    def create(self, sobject, body):
+        _, _, answer = _call("POST", f"{self.base}{self.API}/sobjects/{sobject}", self.token(), body)
+        return answer["id"]
+
+    def update(self, sobject, record_id, body):
+        _call("PATCH", f"{self.base}{self.API}/sobjects/{sobject}/{record_id}", self.token(), body)
+
+    def set_stage(self, opp_id, stage):
+        self.update("Opportunity", opp_id, {"StageName": stage})
+
+    def set_deal_value(self, opp_id, value):
+        self.update("Opportunity", opp_id, {"Amount": value})
+
+    def win(self, opp_id, subject=None):
+        self.set_stage(opp_id, self.won_stage)
+
+    def create_shared_opportunity(self, deal):
+        account = self.create("Account", {
+            "Name": deal["account"], "BillingStreet": deal["street"], "BillingCity": deal["city"],
+            "BillingPostalCode": deal["postal_code"], "BillingCountry": deal["country"]})
+        contact = self.create("Contact", {"FirstName": deal["contact"][0], "LastName": deal["contact"][1],
+                                          "Email": deal["contact"][2], "AccountId": account})
+        opp = self.create("Opportunity", {
+            "Name": deal["name"], "Amount": deal["value"], "CloseDate": deal["close_date"],
+            "Description": deal["notes"], "StageName": self.active_stage, "CurrencyIsoCode": deal["currency"],
+            "AccountId": account, "ContactId": contact, "How_can_Microsoft_help__c": "General or other",
+            "Sync_with_Partner_Center__c": True})
+        self.create("Microsoft_Partner_Center_Solution__c", {"Name": deal["solution"][1],
+                                                             "Solution_Identifier__c": deal["solution"][0],
+                                                             "Opportunity__c": opp})
+        return opp
+
+
+def _sales_team():
+    """Every partner sales-team member a generated referral may name."""
+    for first in partnercenter._FIRST:
+        for last in partnercenter._LAST:
+            yield first, last, f"{first}.{last}@contoso.example".lower()
+
+
+CRMS = {"dynamics": (dataverse.Dataverse, DataverseClient)}
+try:
+    import salesforce  # noqa: E402
+    CRMS["salesforce"] = (salesforce.Salesforce, SalesforceClient)
+except ImportError:  # a tree without the Salesforce emulator
+    pass
 
 
 class Sandbox:
@@ -190,8 +360,8 @@ class Sandbox:
     def __init__(self, workdir, pcref_sync, crm="dynamics", poll_interval=1.0, webhook=True):
         """``workdir`` holds the configuration and the state store; None: a
         temporary directory, removed by close()."""
-        if crm != "dynamics":
-            raise ValueError(f"the sandbox has no emulator for the {crm!r} CRM yet (only dynamics)")
+        if crm not in CRMS:
+            raise ValueError(f"the sandbox has no emulator for the {crm!r} CRM (it has {', '.join(CRMS)})")
         self._tmp = tempfile.TemporaryDirectory(prefix="pcref-sandbox.") if workdir is None else None
         self.workdir = os.path.abspath(workdir or self._tmp.name)
         self.pcref_sync = os.path.abspath(pcref_sync)
@@ -200,10 +370,11 @@ class Sandbox:
         self.webhook = webhook
         self.children = []
         self._servers = []
+        emulator, client = CRMS[crm]
         self.pc_server, self.pc_base = self._start(partnercenter.PartnerCenter)
-        self.dv_server, self.dv_base = self._start(dataverse.Dataverse)
+        self.crm_server, self.crm_base = self._start(emulator)
         self.pc = PartnerCenterClient(self.pc_base)
-        self.crm = DataverseClient(self.dv_base)
+        self.crm = client(self.crm_base)
         self.store = os.path.join(self.workdir, "pcref-sync.db")
         self.config = os.path.join(self.workdir, "pcref-sync.json")
         self.reset()
@@ -216,16 +387,9 @@ class Sandbox:
     # -- state ---------------------------------------------------------------------------------
     def reset(self):
         """Empty services and store: the CRM has its currencies and users (R-29)."""
-        for base in (self.pc_base, self.dv_base):
+        for base in (self.pc_base, self.crm_base):
             control(base, "POST", "/_control/reset")
-        control(self.dv_base, "POST", "/_control/seed", {
-            "transactioncurrencies": [
-                {"isocurrencycode": iso, "currencyname": name, "currencysymbol": symbol, "currencyprecision": 2,
-                 "exchangerate": rate} for iso, name, symbol, rate in EXTRA_CURRENCIES],
-            "systemusers": [
-                {"firstname": first, "lastname": last, "internalemailaddress": f"{first}.{last}@contoso.example".lower(),
-                 "domainname": f"{first}.{last}@contoso.example".lower()}
-                for first in partnercenter._FIRST for last in partnercenter._LAST]})
+        self.crm.seed_prerequisites()
         for name in ("pcref-sync.db", "pcref-sync.db-wal", "pcref-sync.db-shm"):
             try:
                 os.unlink(os.path.join(self.workdir, name))
@@ -249,9 +413,7 @@ class Sandbox:
                 "client_id": CLIENT_ID, "client_secret_env": "PCREF_SANDBOX_CLIENT_SECRET",
                 "username": PC_USER, "password_env": "PCREF_SANDBOX_PASSWORD",
                 "webhooks": {"url": self.pc_base, "resource": AUD_WEBHOOKS}},
-            "crm": {"backend": "dynamics", "dynamics": {
-                "url": self.dv_base, "token_url": f"{self.dv_base}/contoso.onmicrosoft.com/oauth2/v2.0/token",
-                "client_id": CLIENT_ID, "client_secret_env": "PCREF_SANDBOX_CLIENT_SECRET"}},
+            "crm": {"backend": self.crm.backend, self.crm.backend: self.crm.connection()},
         }
         if self.webhook:
             config["webhook"] = {"listen": "127.0.0.1", "port": 0, "path": "/webhooks/partner-center",
@@ -289,11 +451,11 @@ class Sandbox:
 
     # -- the emulators' request logs ------------------------------------------------------------------
     def clear_requests(self):
-        for base in (self.pc_base, self.dv_base):
+        for base in (self.pc_base, self.crm_base):
             control(base, "DELETE", "/_control/requests")
 
     def requests(self, which):
-        return control(self.pc_base if which == "pc" else self.dv_base, "GET", "/_control/requests")
+        return control(self.pc_base if which == "pc" else self.crm_base, "GET", "/_control/requests")
 
     def writes(self):
         """The write requests both services received (token requests excluded)."""
