@@ -321,7 +321,7 @@ int pcref_partner_center_apply(pcref_referral **out, pcref_partner_center *pc, c
 
 /* ---- co-sell (§2.4) -------------------------------------------------------------- */
 
-static int targets_microsoft(const pcref_referral *r)
+int pcref__referral_targets_microsoft(const pcref_referral *r)
 {
 	for (size_t i = 0; i < pcref_referral_target_count(r); i++) {
 		const char *type = pcref_referral_target_type(r, i), *id = pcref_referral_target_id(r, i);
@@ -334,7 +334,7 @@ static int targets_microsoft(const pcref_referral *r)
 static int find_microsoft(const pcref_referral *r, void *payload)
 {
 	pcref_referral **found = payload;
-	if (!*found && targets_microsoft(r) && pcref_referral_dup(found, r) < 0)
+	if (!*found && pcref__referral_targets_microsoft(r) && pcref_referral_dup(found, r) < 0)
 		return PCREF_ENOMEM;
 	return 0;
 }

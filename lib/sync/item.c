@@ -6,6 +6,7 @@
 
 #include "sync_internal.h"
 #include "../core/json.h"
+#include "../partnercenter/partnercenter_internal.h"
 
 #define MAX_ATTEMPTS 3  /* re-read, re-merge, retry on a stale version */
 
@@ -1138,6 +1139,8 @@ int pcref__sync_referral(pcref__run *run, const char *referral_id, const pcref_r
 	}
 	if (rc < 0)
 		rc = fail(&it, PCREF_DIRECTION_TO_CRM, rc, !pcref__sync_fatal(rc) || rc == PCREF_ENETWORK);
+	else if (pcref__referral_targets_microsoft(it.ref))
+		rc = PCREF_OK;  /* our invitation to Microsoft: the deal is the partner's own referral */
 	else if (it.have_link && pcref__sync_link_complete(&it.link))
 		rc = sync_linked(&it);
 	else

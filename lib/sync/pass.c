@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include "sync_internal.h"
+#include "../partnercenter/partnercenter_internal.h"
 
 #define WM_PARTNER_CENTER "partner_center"
 #define WM_CRM "crm"
@@ -55,6 +56,8 @@ static int on_pc(const pcref_referral *r, void *payload)
 {
 	pc_list *l = payload;
 	pc_entry *e;
+	if (pcref__referral_targets_microsoft(r))
+		return 0;  /* a co-sell invitation of ours: not a deal of its own */
 	if (pcref__grow((void **)&l->items, &l->cap, l->n + 1, sizeof(*l->items)) < 0)
 		return PCREF_ENOMEM;
 	e = &l->items[l->n];

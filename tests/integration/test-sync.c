@@ -658,6 +658,34 @@ START_TEST(test_R10_shared_opportunity_creates_referral)
 }
 END_TEST
 
+START_TEST(test_R04_R10_cosell_opportunity_invites_microsoft_once)
+{
+	char *crm_id = crm_new_shared("Fabrikam co-sell", "US", "GeneralOrOther", 1);
+	pcref_opportunity *o;
+	pcref_referral *r;
+	OK(pcref_crm_add_solution(crm, crm_id, "SOL-34104-EBB", "Contoso Cloud Backup"));
+	poll_ok();
+	o = crm_get(crm_id);
+	ck_assert_ptr_nonnull(pcref_opportunity_text(o, PCREF_FIELD_REFERRAL_ID));
+	r = pc_get(pcref_opportunity_text(o, PCREF_FIELD_REFERRAL_ID));
+	ck_assert_str_eq(pcref_referral_type(r), "Shared");              /* co-sell */
+	ck_assert_str_eq(pcref_referral_assistance_request_code(r), "GeneralOrOther");
+	/* the invitation to Microsoft is not a second deal: the next polls link
+	 * nothing else and write nothing */
+	logs_clear();
+	nevents = 0;
+	poll_ok();
+	poll_ok();
+	ck_assert_uint_eq(count_events(PCREF_ACTION_LINK) + count_events(PCREF_ACTION_CREATE), 0);
+	ck_assert_uint_eq(pc_writes(), 0);
+	if (crm_writes() >= 0)
+		ck_assert_int_eq(crm_writes(), 0);
+	pcref_referral_free(r);
+	pcref_opportunity_free(o);
+	free(crm_id);
+}
+END_TEST
+
 START_TEST(test_R11_cosell_without_contact_refused)
 {
 	char *crm_id = crm_new_shared("Fabrikam co-sell", "US", "GeneralOrOther", 0);
@@ -1096,6 +1124,7 @@ int main(int argc, char **argv)
 	ADD(tc, test_R29_missing_currency_reported);
 	ADD(tc, test_R22_leads_only_when_cosell_only_is_off);
 	ADD(tc, test_R10_shared_opportunity_creates_referral);
+	ADD(tc, test_R04_R10_cosell_opportunity_invites_microsoft_once);
 	ADD(tc, test_R11_cosell_without_contact_refused);
 	ADD(tc, test_R12_country_code_required);
 	ADD(tc, test_R30_check_mark_off);

@@ -1026,6 +1026,13 @@ class PeerServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[0], self.server_address[1]
 
+    def handle_error(self, request, client_address):
+        # A client that went away mid-request (killed, reset) is not the
+        # emulator's failure: no traceback for it.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def port(self) -> int:
         return self.server_address[1]
