@@ -309,6 +309,34 @@ static char *crm_new_shared(const char *name, const char *country, const char *h
 	return id;
 }
 
+/* A column of the stored CRM record as JSON text (to free()), NULL if unset:
+ * what the CRM holds, read behind the backend's back. */
+static char *stored_column(const char *crm_id, const char *column)
+{
+	char path[200], *body = NULL, *out = NULL;
+	pcref__json *row = NULL;
+	const pcref__json *v;
+	pcref__buf b = PCREF__BUF_INIT;
+	if (crm_is("memory")) {
+		pcref_opportunity *o = crm_get(crm_id);
+		char *json = NULL;
+		if (pcref_opportunity_extra_get(o, column, &json) == PCREF_OK)
+			out = strdup(json);
+		pcref_free(json);
+		pcref_opportunity_free(o);
+		return out;
+	}
+	snprintf(path, sizeof(path), "/_control/rows/%s/%s", crm_is("dynamics") ? "opportunities" : "Opportunity", crm_id);
+	ck_assert_int_eq(peer_control(crm_emu.base, "GET", path, NULL, &body), 200);
+	OK(pcref__json_parse(&row, body, strlen(body), "row"));
+	if ((v = pcref__json_get(row, column)) && v->type != PCREF__JSON_NULL && pcref__json_write(&b, v) == PCREF_OK)
+		out = strdup(b.data);
+	pcref__buf_dispose(&b);
+	pcref__json_free(row);
+	free(body);
+	return out;
+}
+
 /* Writes the CRM received (-1 when the CRM keeps no request log). */
 static long crm_writes(void)
 {
@@ -681,6 +709,89 @@ START_TEST(test_R04_R10_cosell_opportunity_invites_microsoft_once)
 	if (crm_writes() >= 0)
 		ck_assert_int_eq(crm_writes(), 0);
 	pcref_referral_free(r);
+	pcref_opportunity_free(o);
+	free(crm_id);
+}
+END_TEST
+
+START_TEST(test_R28_required_defaults_fill_new_records)
+{
+	/* a column Partner Center gives nothing for, on each CRM, and its default */
+	const char *column = crm_is("salesforce") ? "NextStep" : crm_is("dynamics") ? "closeprobability" : "new_region";
+	const char *value = crm_is("dynamics") ? "25" : "\"Call the customer\"";
+	char settings[200], *id, *crm_id, *stored;
+	pcref_opportunity *o;
+	teardown();
+	snprintf(settings, sizeof(settings), "\"required_defaults\":{\"opportunity\":{\"%s\":%s}}", column, value);
+	setup_with(mapping_for(settings));
+	id = pc_share(NULL);
+	poll_ok();
+	ck_assert_ptr_nonnull(o = crm_find(id));
+	crm_id = strdup(pcref_opportunity_text(o, PCREF_FIELD_ID));
+	pcref_opportunity_free(o);
+	stored = stored_column(crm_id, column);
+	ck_assert_ptr_nonnull(stored);
+	ck_assert_str_eq(stored, value);
+	free(stored);
+	free(crm_id);
+	free(id);
+}
+END_TEST
+
+START_TEST(test_R05_visibility_never_reverts)
+{
+	char *crm_id, *id = accepted_and_synced(&crm_id);
+	pcref_referral *r;
+	pcref_opportunity *o;
+	int fields[1] = { PCREF_FIELD_VISIBILITY };
+	pcref_opportunity *upd = NULL;
+	o = crm_get(crm_id);
+	ck_assert_int_eq(pcref_opportunity_flag(o, PCREF_FIELD_VISIBILITY), 1);  /* shared by Microsoft: visible */
+	OK(pcref_opportunity_new(&upd));
+	OK(pcref_opportunity_set_text(upd, PCREF_FIELD_ID, crm_id));
+	OK(pcref_opportunity_set_text(upd, PCREF_FIELD_VERSION, pcref_opportunity_text(o, PCREF_FIELD_VERSION)));
+	OK(pcref_opportunity_set_flag(upd, PCREF_FIELD_VISIBILITY, 0));
+	OK(pcref_crm_update_opportunity(NULL, crm, upd, fields, 1));
+	pcref_opportunity_free(upd);
+	pcref_opportunity_free(o);
+	usleep(2000);
+	poll_ok();
+	r = pc_get(id);
+	ck_assert_int_eq(pcref_referral_consent(r, PCREF_CONSENT_SHARE_WITH_MICROSOFT_SELLERS), 1);
+	o = crm_get(crm_id);
+	ck_assert_int_eq(pcref_opportunity_flag(o, PCREF_FIELD_VISIBILITY), 1);  /* put back */
+	ck_assert_ptr_nonnull(strstr(pcref_opportunity_text(o, PCREF_FIELD_AUDIT), "R-05"));
+	pcref_opportunity_free(o);
+	pcref_referral_free(r);
+	free(id);
+	free(crm_id);
+}
+END_TEST
+
+START_TEST(test_R06_microsoft_crm_id_reaches_the_crm)
+{
+	char *crm_id, *id = accepted_and_synced(&crm_id);
+	pcref_opportunity *o;
+	pc_patch(id, "[{\"op\":\"add\",\"path\":\"/trackingInfo\",\"value\":{\"microsoftMsxId\":\"7-3FJ9K2LQ\"}}]");
+	poll_ok();
+	o = crm_get(crm_id);
+	ck_assert_str_eq(pcref_opportunity_text(o, PCREF_FIELD_MICROSOFT_CRM_ID), "7-3FJ9K2LQ");
+	pcref_opportunity_free(o);
+	free(id);
+	free(crm_id);
+}
+END_TEST
+
+START_TEST(test_R14_zero_deal_value_refused)
+{
+	char *crm_id = crm_new_shared("Fabrikam zero", "US", NULL, 1);
+	pcref_opportunity *o;
+	crm_set(crm_id, PCREF_FIELD_DEAL_VALUE, NULL, 0);
+	logs_clear();
+	poll_ok();
+	ck_assert_uint_eq(pc_writes(), 0);
+	o = crm_get(crm_id);
+	ck_assert_ptr_nonnull(strstr(pcref_opportunity_text(o, PCREF_FIELD_AUDIT), "R-14"));
 	pcref_opportunity_free(o);
 	free(crm_id);
 }
@@ -1126,6 +1237,10 @@ int main(int argc, char **argv)
 	ADD(tc, test_R10_shared_opportunity_creates_referral);
 	ADD(tc, test_R04_R10_cosell_opportunity_invites_microsoft_once);
 	ADD(tc, test_R11_cosell_without_contact_refused);
+	ADD(tc, test_R28_required_defaults_fill_new_records);
+	ADD(tc, test_R05_visibility_never_reverts);
+	ADD(tc, test_R06_microsoft_crm_id_reaches_the_crm);
+	ADD(tc, test_R14_zero_deal_value_refused);
 	ADD(tc, test_R12_country_code_required);
 	ADD(tc, test_R30_check_mark_off);
 	ADD(tc, test_R32_custom_field_mapping_followed);
