@@ -21,10 +21,6 @@
 #define PS_EXIT_SOFTWARE 9      /* anything else (out of memory, a library error) */
 #define PS_EXIT_INTERRUPTED 130 /* stopped by SIGINT/SIGTERM before the end (state kept: run it again) */
 
-/* The watermarks the engine keeps in the store, by name (lib/sync/pass.c):
- * the newest change seen on each side. Both are set once a pass completes. */
-#define PS_WATERMARK_PC "partner_center"
-#define PS_WATERMARK_CRM "crm"
 
 typedef struct app {
 	sync_config cfg;

@@ -350,8 +350,8 @@ int cmd_run(app *a, int start_backfill)
 	 * of one), start with a full comparison: a backfill, interruptible item
 	 * by item — also after a crash or a kill in the middle of the first one.
 	 * Afterwards the passes follow the watermarks. */
-	if ((rc = pcref_store_watermark_get(a->store, PS_WATERMARK_PC, &pc_wm)) < 0 ||
-	    (rc = pcref_store_watermark_get(a->store, PS_WATERMARK_CRM, &crm_wm)) < 0) {
+	if ((rc = pcref_store_watermark_get(a->store, PCREF_SYNC_WATERMARK_PARTNER_CENTER, &pc_wm)) < 0 ||
+	    (rc = pcref_store_watermark_get(a->store, PCREF_SYNC_WATERMARK_CRM, &crm_wm)) < 0) {
 		app_fail("reading the state store", rc);
 		code = PS_EXIT_STORE;
 		goto out;

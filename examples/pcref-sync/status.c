@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "util.h"
 
-static const char *const watermarks[] = { PS_WATERMARK_PC, PS_WATERMARK_CRM };
+static const char *const watermarks[] = { PCREF_SYNC_WATERMARK_PARTNER_CENTER, PCREF_SYNC_WATERMARK_CRM };
 
 static int count_link(const pcref_link *link, void *payload)
 {

@@ -58,6 +58,14 @@ typedef struct pcref_sync pcref_sync;
 #define PCREF_SYNC_DRY_RUN 0x1u
 /** @} */
 
+/** @name Watermarks the engine keeps in its store (pcref_store_watermark_get())
+ * @{ */
+/** @brief The newest Partner Center `updatedDateTime` a poll has read. @since 0.1 */
+#define PCREF_SYNC_WATERMARK_PARTNER_CENTER "partner_center"
+/** @brief The newest CRM modification time a poll has read. @since 0.1 */
+#define PCREF_SYNC_WATERMARK_CRM "crm"
+/** @} */
+
 /** @name Actions (pcref_sync_event::action)
  * @{ */
 #define PCREF_ACTION_NONE 0     /**< Compared: nothing differs, nothing written. @since 0.1 */

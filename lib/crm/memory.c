@@ -175,18 +175,6 @@ static int mem_create_lead(pcref_opportunity **out, const pcref_opportunity *lea
 	return create(payload, out, lead, 1);
 }
 
-static int copy_field(pcref_opportunity *dst, const pcref_opportunity *src, int f)
-{
-	if (!pcref_opportunity_has(src, f))
-		return pcref_opportunity_unset(dst, f);
-	switch (pcref_opportunity_field_kind(f)) {
-	case PCREF_KIND_TEXT: return pcref_opportunity_set_text(dst, f, pcref_opportunity_text(src, f));
-	case PCREF_KIND_NUMBER: return pcref_opportunity_set_number(dst, f, pcref_opportunity_number(src, f));
-	case PCREF_KIND_TIME: return pcref_opportunity_set_time(dst, f, pcref_opportunity_time(src, f));
-	default: return pcref_opportunity_set_flag(dst, f, pcref_opportunity_flag(src, f));
-	}
-}
-
 static int update(memcrm *m, pcref_opportunity **out, const pcref_opportunity *opp, const int *fields,
                   size_t n, int lead)
 {
@@ -223,7 +211,7 @@ static int update(memcrm *m, pcref_opportunity **out, const pcref_opportunity *o
 	if ((rc = pcref_opportunity_dup(&next, rec)) < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = copy_field(next, opp, fields[i])) < 0) {
+		if ((rc = pcref__opportunity_copy_field(next, opp, fields[i])) < 0) {
 			pcref_opportunity_free(next);
 			return rc;
 		}
@@ -296,7 +284,7 @@ static int copy_fields(pcref_opportunity *dst, const pcref_opportunity *src, int
 	int rc = PCREF_OK;
 	for (int f = first; f <= last && rc == 0; f++)
 		if (pcref_opportunity_has(src, f))
-			rc = copy_field(dst, src, f);
+			rc = pcref__opportunity_copy_field(dst, src, f);
 	return rc;
 }
 

@@ -507,3 +507,15 @@ done:
 	pcref__json_free(doc);
 	return rc;
 }
+
+int pcref__opportunity_copy_field(pcref_opportunity *dst, const pcref_opportunity *src, int f)
+{
+	if (!pcref_opportunity_has(src, f))
+		return pcref_opportunity_unset(dst, f);
+	switch (pcref_opportunity_field_kind(f)) {
+	case PCREF_KIND_TEXT: return pcref_opportunity_set_text(dst, f, pcref_opportunity_text(src, f));
+	case PCREF_KIND_NUMBER: return pcref_opportunity_set_number(dst, f, pcref_opportunity_number(src, f));
+	case PCREF_KIND_TIME: return pcref_opportunity_set_time(dst, f, pcref_opportunity_time(src, f));
+	default: return pcref_opportunity_set_flag(dst, f, pcref_opportunity_flag(src, f));
+	}
+}

@@ -23,4 +23,7 @@ struct pcref_opportunity {
 	pcref__json *extra; /* object: name -> any JSON */
 };
 
+/* Copy field `f` of `src` into `dst` (unset in `dst` when unset in `src`). */
+int pcref__opportunity_copy_field(pcref_opportunity *dst, const pcref_opportunity *src, int f);
+
 #endif

@@ -115,7 +115,12 @@ static int set_text(pcref_opportunity *o, int field, const char *v)
 	return v && *v ? pcref_opportunity_set_text(o, field, v) : PCREF_OK;
 }
 
-static int set_lc(pcref_opportunity *o, int lc)
+int pcref__canon_lc(const pcref_opportunity *c)
+{
+	return pcref__lc_parse(pcref_opportunity_extra_text(c, PCREF__LC_FIELD));
+}
+
+int pcref__canon_set_lc(pcref_opportunity *o, int lc)
 {
 	char json[32];
 	snprintf(json, sizeof(json), "\"%s\"", pcref__lc_name(lc));
@@ -178,7 +183,7 @@ int pcref__canon_of_referral(pcref_opportunity **out, const pcref_referral *r, c
 	    (rc = set_text(c, PCREF_FIELD_HELP, pcref_referral_assistance_request_code(r))) < 0 ||
 	    (rc = pcref_opportunity_set_flag(c, PCREF_FIELD_VISIBILITY, share == 1)) < 0 ||
 	    (rc = set_text(c, PCREF_FIELD_MICROSOFT_CRM_ID, pcref_referral_microsoft_msx_id(r))) < 0 ||
-	    (rc = set_lc(c, pcref__lc_of_referral(r))) < 0 ||
+	    (rc = pcref__canon_set_lc(c, pcref__lc_of_referral(r))) < 0 ||
 	    (rc = canon_extras_of_referral(c, r, m)) < 0)
 		goto fail;
 	for (size_t i = 0, n = pcref_referral_solution_count(r); i < n; i++)
@@ -237,7 +242,7 @@ int pcref__canon_of_opportunity(pcref_opportunity **out, const pcref_opportunity
 		if ((rc = pcref_opportunity_solution_add(c, pcref_opportunity_solution_id(o, i),
 		                                         pcref_opportunity_solution_name(o, i))) < 0)
 			goto fail;
-	if ((rc = set_lc(c, pcref__lc_of_opportunity(o, m, pending_before))) < 0 ||
+	if ((rc = pcref__canon_set_lc(c, pcref__lc_of_opportunity(o, m, pending_before))) < 0 ||
 	    (rc = canon_extras_of_opportunity(c, o, m)) < 0)
 		goto fail;
 	*out = c;
@@ -267,17 +272,8 @@ int pcref__canon_equal(const pcref_opportunity *a, const pcref_opportunity *b, i
 static int copy_canon(pcref_opportunity *o, const pcref_opportunity *c)
 {
 	int rc = PCREF_OK;
-	for (size_t i = 0; i < pcref__merge_field_count && rc == PCREF_OK; i++) {
-		int f = pcref__merge_fields[i];
-		if (!pcref_opportunity_has(c, f))
-			continue;
-		switch (pcref_opportunity_field_kind(f)) {
-		case PCREF_KIND_TEXT: rc = pcref_opportunity_set_text(o, f, pcref_opportunity_text(c, f)); break;
-		case PCREF_KIND_NUMBER: rc = pcref_opportunity_set_number(o, f, pcref_opportunity_number(c, f)); break;
-		case PCREF_KIND_TIME: rc = pcref_opportunity_set_time(o, f, pcref_opportunity_time(c, f)); break;
-		default: rc = pcref_opportunity_set_flag(o, f, pcref_opportunity_flag(c, f));
-		}
-	}
+	for (size_t i = 0; i < pcref__merge_field_count && rc == PCREF_OK; i++)
+		rc = pcref__opportunity_copy_field(o, c, pcref__merge_fields[i]);
 	for (size_t i = 0, n = pcref_opportunity_solution_count(c); i < n && rc == PCREF_OK; i++)
 		rc = pcref_opportunity_solution_add(o, pcref_opportunity_solution_id(c, i),
 		                                    pcref_opportunity_solution_name(c, i));

@@ -224,15 +224,14 @@ static void audit_failure(item *it, const char *text)
 static int fail(item *it, int direction, int code, int queue)
 {
 	pcref__buf text = PCREF__BUF_INIT;
-	char *message = NULL, *detached = NULL;
+	char *message = NULL;
 	const char *ref_id = it->ref ? pcref_referral_id(it->ref) : it->link.referral_id;
 	const char *crm_id = it->opp ? pcref_opportunity_text(it->opp, PCREF_FIELD_ID) : it->link.crm_id;
 	int status = pcref_error_last()->http_status;
 	if (code == PCREF_EAUTH)
 		pcref__buf_puts(&text, "connector disconnected: ");
 	pcref__buf_puts(&text, msg_now());
-	pcref__buf_detach(&text, &detached, NULL);
-	message = detached;
+	pcref__buf_detach(&text, &message, NULL);
 	audit_failure(it, message ? message : "sync failed");
 	if (!PCREF__DRY(it->run) && queue) {
 		int side = direction == PCREF_DIRECTION_TO_CRM ? PCREF_SIDE_PARTNER_CENTER : PCREF_SIDE_CRM;
@@ -265,22 +264,9 @@ static int skip(item *it, int direction, const char *why, int audit)
 
 /* ---- writing a merge ------------------------------------------------------------------------ */
 
-static int copy_result_field(pcref_opportunity *dst, const pcref_opportunity *src, int f)
-{
-	if (!pcref_opportunity_has(src, f))
-		return pcref_opportunity_unset(dst, f);
-	switch (pcref_opportunity_field_kind(f)) {
-	case PCREF_KIND_TEXT: return pcref_opportunity_set_text(dst, f, pcref_opportunity_text(src, f));
-	case PCREF_KIND_NUMBER: return pcref_opportunity_set_number(dst, f, pcref_opportunity_number(src, f));
-	case PCREF_KIND_TIME: return pcref_opportunity_set_time(dst, f, pcref_opportunity_time(src, f));
-	default: return pcref_opportunity_set_flag(dst, f, pcref_opportunity_flag(src, f));
-	}
-}
-
 static int crm_lc(item *it, const pcref_opportunity *base)
 {
-	const char *b = pcref_opportunity_extra_text(base, PCREF__LC_FIELD);
-	return pcref__lc_of_opportunity(it->opp, it->s->map, pcref__lc_parse(b) == PCREF__LC_PENDING);
+	return pcref__lc_of_opportunity(it->opp, it->s->map, pcref__canon_lc(base) == PCREF__LC_PENDING);
 }
 
 /* The Partner Center side of a merge: one PATCH with If-Match. */
@@ -354,7 +340,7 @@ static int write_crm(item *it, const pcref__merge *mg, const pcref_opportunity *
 	for (size_t i = 0; i < mg->n_to_crm && rc == PCREF_OK; i++) {
 		if (mg->to_crm[i] == PCREF_FIELD_NAME)
 			continue; /* below, with its mark */
-		if ((rc = copy_result_field(upd, mg->result, mg->to_crm[i])) == PCREF_OK)
+		if ((rc = pcref__opportunity_copy_field(upd, mg->result, mg->to_crm[i])) == PCREF_OK)
 			fields[n++] = mg->to_crm[i];
 	}
 	if (rc < 0)
@@ -399,7 +385,7 @@ static int write_crm(item *it, const pcref__merge *mg, const pcref_opportunity *
 	} else {
 		for (size_t i = 0; i < mg->n_to_crm; i++)
 			if (mg->to_crm[i] == PCREF_FIELD_NAME &&
-			    (rc = copy_result_field(upd, mg->result, PCREF_FIELD_NAME)) == PCREF_OK)
+			    (rc = pcref__opportunity_copy_field(upd, mg->result, PCREF_FIELD_NAME)) == PCREF_OK)
 				fields[n++] = PCREF_FIELD_NAME;
 	}
 	for (size_t i = 0; i < mg->n_extra_to_crm && rc == PCREF_OK; i++) {
@@ -508,20 +494,20 @@ static int merge_and_write(item *it, pcref_opportunity *base, int origin)
 		pcref__buf text = PCREF__BUF_INIT;
 		char *pc_changes = NULL, *crm_changes = NULL, *audit_text = NULL;
 		int pl = pcref__lc_of_referral(it->ref), lead = pcref_opportunity_flag(it->opp, PCREF_FIELD_IS_LEAD) == 1;
-		int base_lc = pcref__lc_parse(pcref_opportunity_extra_text(base, PCREF__LC_FIELD));
+		int base_lc = pcref__canon_lc(base);
 		int cl;
 		if ((rc = pcref__canon_of_referral(&pcc, it->ref, it->s->map)) < 0 ||
 		    (rc = pcref__canon_of_opportunity(&crc, it->opp, it->s->map, base_lc == PCREF__LC_PENDING)) < 0) {
 			pcref_opportunity_free(pcc);
 			return fail(it, PCREF_DIRECTION_TO_CRM, rc, 1);
 		}
-		if (lead) {
-			/* leads follow Partner Center one way: their lifecycle is the seller's */
-			char json[32];
-			snprintf(json, sizeof(json), "\"%s\"", pcref__lc_name(pl));
-			pcref_opportunity_extra_set(crc, PCREF__LC_FIELD, json, strlen(json));
+		/* leads follow Partner Center one way: their lifecycle is the seller's */
+		if (lead && (rc = pcref__canon_set_lc(crc, pl)) < 0) {
+			pcref_opportunity_free(pcc);
+			pcref_opportunity_free(crc);
+			return fail(it, PCREF_DIRECTION_TO_CRM, rc, 1);
 		}
-		cl = pcref__lc_parse(pcref_opportunity_extra_text(crc, PCREF__LC_FIELD));
+		cl = pcref__canon_lc(crc);
 		rc = pcref__merge_run(&mg, pcc, crc, base, it->s->map, pcref_referral_updated_time(it->ref),
 		                      pcref_opportunity_time(it->opp, PCREF_FIELD_MODIFIED_TIME));
 		if (rc == PCREF_OK && lead) {

@@ -7,23 +7,6 @@
 
 #include "sync_internal.h"
 
-static int lc_of(const pcref_opportunity *c)
-{
-	return pcref__lc_parse(pcref_opportunity_extra_text(c, PCREF__LC_FIELD));
-}
-
-static int copy_field(pcref_opportunity *dst, const pcref_opportunity *src, int f)
-{
-	if (!pcref_opportunity_has(src, f))
-		return pcref_opportunity_unset(dst, f);
-	switch (pcref_opportunity_field_kind(f)) {
-	case PCREF_KIND_TEXT: return pcref_opportunity_set_text(dst, f, pcref_opportunity_text(src, f));
-	case PCREF_KIND_NUMBER: return pcref_opportunity_set_number(dst, f, pcref_opportunity_number(src, f));
-	case PCREF_KIND_TIME: return pcref_opportunity_set_time(dst, f, pcref_opportunity_time(src, f));
-	default: return pcref_opportunity_set_flag(dst, f, pcref_opportunity_flag(src, f));
-	}
-}
-
 static int copy_solutions(pcref_opportunity *dst, const pcref_opportunity *src)
 {
 	int rc = PCREF_OK;
@@ -121,14 +104,12 @@ static int merge_lifecycle(pcref__merge *mg, int pl, int cl, int bl)
 int pcref__merge_run(pcref__merge *mg, const pcref_opportunity *pc, const pcref_opportunity *crm,
                      const pcref_opportunity *base, const pcref_mapping *m, int64_t pc_time, int64_t crm_time)
 {
-	int pl = lc_of(pc), cl = lc_of(crm), bl = lc_of(base), lc, rc;
-	char json[32];
+	int pl = pcref__canon_lc(pc), cl = pcref__canon_lc(crm), bl = pcref__canon_lc(base), lc, rc;
 	memset(mg, 0, sizeof(*mg));
 	if ((rc = pcref_opportunity_dup(&mg->result, base)) < 0)
 		return rc;
 	lc = merge_lifecycle(mg, pl, cl, bl);
-	snprintf(json, sizeof(json), "\"%s\"", pcref__lc_name(lc));
-	if ((rc = pcref_opportunity_extra_set(mg->result, PCREF__LC_FIELD, json, strlen(json))) < 0)
+	if ((rc = pcref__canon_set_lc(mg->result, lc)) < 0)
 		goto fail;
 	/* CRM → PC changes wait while the referral is on hold (R-21) and are
 	 * impossible once it is closed */
@@ -169,7 +150,7 @@ int pcref__merge_run(pcref__merge *mg, const pcref_opportunity *pc, const pcref_
 				mg->to_pc[mg->n_to_pc++] = f;
 			}
 		}
-		if ((rc = copy_field(mg->result, from_pc ? pc : crm, f)) < 0)
+		if ((rc = pcref__opportunity_copy_field(mg->result, from_pc ? pc : crm, f)) < 0)
 			goto fail;
 	}
 

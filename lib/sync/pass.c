@@ -7,8 +7,6 @@
 #include "sync_internal.h"
 #include "../partnercenter/partnercenter_internal.h"
 
-#define WM_PARTNER_CENTER "partner_center"
-#define WM_CRM "crm"
 #define DELIVERY_KEEP_MS (7 * 86400000LL)  /* how long handled deliveries are remembered */
 
 static int check_flags(uint32_t flags, const char *fn)
@@ -208,19 +206,23 @@ static int progress(pcref__run *run, uint64_t done, uint64_t total)
 	return PCREF_OK;
 }
 
+typedef struct watermark {
+	const char *name;
+	int64_t ms;
+} watermark;
+
+static int watermark_step(pcref_sync *s, const void *arg)
+{
+	const watermark *w = arg;
+	return pcref_store_watermark_set(s->store, w->name, w->ms);
+}
+
 static int set_watermark(pcref__run *run, const char *name, int64_t ms)
 {
-	int rc;
+	watermark w = { name, ms };
 	if (PCREF__DRY(run) || ms == PCREF_TIME_NONE)
 		return PCREF_OK;
-	if ((rc = pcref_store_begin(run->s->store)) < 0)
-		return rc;
-	if ((rc = pcref_store_watermark_set(run->s->store, name, ms)) < 0 ||
-	    (rc = pcref_store_commit(run->s->store)) < 0) {
-		pcref_store_rollback(run->s->store);
-		return rc;
-	}
-	return PCREF_OK;
+	return pcref__sync_transaction(run->s, watermark_step, &w);
 }
 
 /* Both sides since `pc_since` / `crm_since` (PCREF_TIME_NONE: everything). */
@@ -281,7 +283,7 @@ static int reconcile(pcref__run *run, int64_t pc_since, int64_t crm_since, int b
 		if (backfill && (rc = progress(run, ++done, total)) < 0)
 			goto done;
 	}
-	if ((rc = set_watermark(run, WM_PARTNER_CENTER, pc_newest != PCREF_TIME_NONE ? pc_newest : started)) < 0)
+	if ((rc = set_watermark(run, PCREF_SYNC_WATERMARK_PARTNER_CENTER, pc_newest != PCREF_TIME_NONE ? pc_newest : started)) < 0)
 		goto done;
 
 	/* then the CRM: records modified since its watermark that may need work;
@@ -306,7 +308,7 @@ static int reconcile(pcref__run *run, int64_t pc_since, int64_t crm_since, int b
 	}
 	if (run->report)
 		run->report->examined += (uint32_t)(crms.seen - crms.n);
-	rc = set_watermark(run, WM_CRM, crms.newest);
+	rc = set_watermark(run, PCREF_SYNC_WATERMARK_CRM, crms.newest);
 done:
 	pc_list_dispose(&pcs);
 	crm_list_dispose(&crms);
@@ -323,8 +325,8 @@ int pcref_sync_poll(pcref_sync *s, uint32_t flags, pcref_sync_report *report)
 	if ((rc = start(&run, s, flags, report, "pcref_sync_poll")) < 0)
 		return rc;
 	run.fast = 1;
-	if ((rc = pcref_store_watermark_get(s->store, WM_PARTNER_CENTER, &pc_wm)) < 0 ||
-	    (rc = pcref_store_watermark_get(s->store, WM_CRM, &crm_wm)) < 0)
+	if ((rc = pcref_store_watermark_get(s->store, PCREF_SYNC_WATERMARK_PARTNER_CENTER, &pc_wm)) < 0 ||
+	    (rc = pcref_store_watermark_get(s->store, PCREF_SYNC_WATERMARK_CRM, &crm_wm)) < 0)
 		return rc;
 	if ((rc = reconcile(&run, pc_wm, crm_wm, 0)) < 0)
 		return rc;

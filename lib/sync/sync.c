@@ -223,8 +223,7 @@ static void to_public(pcref_link *p, const pcref__sync_link *l)
 	p->flags = l->flags;
 }
 
-/* Run `step` inside a transaction; a failure rolls back and keeps the step's error. */
-static int in_transaction(pcref_sync *s, int (*step)(pcref_sync *, const void *), const void *arg)
+int pcref__sync_transaction(pcref_sync *s, int (*step)(pcref_sync *, const void *), const void *arg)
 {
 	int rc = pcref_store_begin(s->store);
 	if (rc < 0)
@@ -253,7 +252,7 @@ static int save_ok_step(pcref_sync *s, const void *arg)
 
 int pcref__sync_link_save_ok(pcref_sync *s, const pcref__sync_link *l)
 {
-	return in_transaction(s, save_ok_step, l);
+	return pcref__sync_transaction(s, save_ok_step, l);
 }
 
 static int save_step(pcref_sync *s, const void *arg)
@@ -265,7 +264,7 @@ static int save_step(pcref_sync *s, const void *arg)
 
 int pcref__sync_link_save(pcref_sync *s, const pcref__sync_link *l)
 {
-	return in_transaction(s, save_step, l);
+	return pcref__sync_transaction(s, save_step, l);
 }
 
 /* ---- the retry queue (R-34) ---------------------------------------------------------- */
@@ -332,7 +331,7 @@ int pcref__retry_failed(pcref_sync *s, int side, const char *id, int code, const
 	f.message = msg ? msg : "";
 	/* attempts so far: the queue's own count for this item */
 	if ((rc = pcref_store_retry_list(s->store, PCREF_TIME_NONE, on_retry_item, &f)) == PCREF_OK)
-		rc = in_transaction(s, retry_step, &f);
+		rc = pcref__sync_transaction(s, retry_step, &f);
 	pcref__dealloc(msg);
 	return rc;
 }

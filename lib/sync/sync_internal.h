@@ -7,6 +7,7 @@
 
 #include "pcref/sync.h"
 #include "../core/internal.h"
+#include "../model/opportunity_internal.h"
 
 /* ---- lifecycle: where a deal is, on either side (R-21, R-25, R-31) -------- */
 enum {
@@ -29,6 +30,9 @@ int pcref__lc_of_opportunity(const pcref_opportunity *o, const pcref_mapping *m,
 
 /* The extra field of a canonical record that holds its lifecycle. */
 #define PCREF__LC_FIELD "pcref:lifecycle"
+/* A canonical record's lifecycle, and setting it. */
+int pcref__canon_lc(const pcref_opportunity *c);
+int pcref__canon_set_lc(pcref_opportunity *c, int lc);
 
 /* ---- canonical forms ------------------------------------------------------ */
 /* The fields the merge compares (the lists). */
@@ -138,6 +142,8 @@ int pcref__sync_link_complete(const pcref__sync_link *l);
 /* Write `l` (as the link of its ids) and clear both sides' retry items: the
  * state change of one successful step, in one transaction. */
 int pcref__sync_link_save_ok(pcref_sync *s, const pcref__sync_link *l);
+/* Run `step` in a store transaction; a failure rolls back and keeps its error. */
+int pcref__sync_transaction(pcref_sync *s, int (*step)(pcref_sync *, const void *), const void *arg);
 /* Store a link on its own (a pending create), in its own transaction. */
 int pcref__sync_link_save(pcref_sync *s, const pcref__sync_link *l);
 /* Record a failed attempt: the link's last outcome (if there is a link) and

@@ -131,6 +131,8 @@ STORE_BACKEND_VERSION: Final = 1
 
 # sync.h
 SYNC_DRY_RUN: Final = 1
+SYNC_WATERMARK_PARTNER_CENTER: Final = "partner_center"
+SYNC_WATERMARK_CRM: Final = "crm"
 ACTION_NONE: Final = 0
 ACTION_CREATE: Final = 1
 ACTION_UPDATE: Final = 2
